@@ -1,0 +1,99 @@
+//! quiz-core throughput: chosung extraction, answer checks and game transitions.
+//!
+//! Run with `cargo bench -p quiz-core`.
+
+use std::hint::black_box;
+
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use quiz_core::builtin;
+use quiz_core::game::{Game, GameConfig, Rules};
+use quiz_core::hangul::chosung;
+use quiz_core::words::normalize_answer;
+
+/// Chat-like text: Korean sentences with spaces, punctuation, laughter, Latin and emoji.
+fn chat_text() -> String {
+    let lines = [
+        "안녕하세요 오늘 퀴즈 같이 해요!",
+        "ㅋㅋㅋㅋ 그거 아니야",
+        "강아지? 고양이?",
+        "정답은 바로 자동차 입니다 🚗",
+        "hint 좀 주세요 ㅠㅠ",
+        "지금 몇 라운드야",
+        "와 대박 빨리 맞췄다 👏👏",
+        "다음 문제 기다리는 중...",
+    ];
+    let mut text = String::new();
+    while text.len() < 64 * 1024 {
+        for line in lines {
+            text.push_str(line);
+            text.push('\n');
+        }
+    }
+    text
+}
+
+fn bench_chosung(c: &mut Criterion) {
+    let text = chat_text();
+    let mut group = c.benchmark_group("chosung");
+    group.throughput(Throughput::Bytes(text.len() as u64));
+    group.bench_function("chat_text_64KiB", |b| b.iter(|| chosung(black_box(&text))));
+    // The floor to approach: one pass over the same bytes that touches each of them.
+    group.bench_function("baseline_byte_pass", |b| {
+        b.iter(|| {
+            black_box(&text)
+                .as_bytes()
+                .iter()
+                .fold(0u32, |acc, &byte| acc.wrapping_add(u32::from(byte >= 0xE0)))
+        })
+    });
+    group.finish();
+}
+
+fn bench_answers(c: &mut Criterion) {
+    let bank = builtin::word_bank();
+    let candidates: Vec<(String, String)> = bank
+        .questions()
+        .iter()
+        .take(500)
+        .map(|w| (chosung(w), w.to_string()))
+        .chain(["사람 아님", "ㅋㅋㅋ", "강아지🐶", "자동차"].map(|w| ("ㅅㄹ".into(), w.into())))
+        .collect();
+    let mut group = c.benchmark_group("answers");
+    group.throughput(Throughput::Elements(candidates.len() as u64));
+    group.bench_function("normalize_and_check", |b| {
+        b.iter(|| {
+            candidates
+                .iter()
+                .filter(|(pattern, text)| bank.is_answer(pattern, &normalize_answer(text)))
+                .count()
+        })
+    });
+    group.finish();
+}
+
+fn bench_game(c: &mut Criterion) {
+    let rules = Rules::new(builtin::word_bank(), GameConfig::default());
+    let start = 1_700_000_000_000u64;
+    let fresh = Game::new(&rules, 1, 42, start);
+    let mut group = c.benchmark_group("game");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("wrong_answer", |b| {
+        let mut game = fresh.clone();
+        b.iter(|| game.submit(&rules, "민지", black_box("아무말 대잔치"), 10, start + 1))
+    });
+    group.bench_function("correct_answer", |b| {
+        b.iter_batched(
+            || (fresh.clone(), fresh.question().to_owned()),
+            |(mut game, answer)| game.submit(&rules, "민지", &answer, 10, start + 1),
+            BatchSize::SmallInput,
+        )
+    });
+    group.bench_function("tick_no_change", |b| {
+        let mut game = fresh.clone();
+        b.iter(|| game.tick(&rules, black_box(start + 1)))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench_chosung, bench_answers, bench_game);
+criterion_main!(benches);

@@ -1,0 +1,527 @@
+//! A room's game as a state machine: events (with the current time) in, changes out.
+//!
+//! The game owns no clock and no timer. Every call takes `now` (milliseconds since the Unix
+//! epoch) and first applies what time has done since the last call: hints at 1/3 and 2/3 of the
+//! round, and a timeout at its end. A serverless backend with no timers drives it lazily from
+//! whatever event comes next; a long-running server can also call [`Game::tick`].
+//!
+//! Every call returns the [`GameEvent`]s it caused, so an adapter broadcasts exactly what changed
+//! and never diffs states. `events.is_empty()` exactly when the game did not change, and
+//! [`Game::version`] grows by one on every change, which is what a store's conditional write
+//! checks.
+//!
+//! ```
+//! use quiz_core::game::{Game, GameConfig, Rules, Verdict};
+//! use quiz_core::words::{parse_word_list, WordBank};
+//!
+//! let questions = parse_word_list("q.txt", "강아지\n").unwrap();
+//! let rules = Rules::new(WordBank::new(questions, []).unwrap(), GameConfig::default());
+//! let now = 1_700_000_000_000;
+//!
+//! let mut game = Game::new(&rules, 1, 42, now);
+//! assert_eq!(game.pattern(), "ㄱㅇㅈ");
+//!
+//! let wrong = game.submit(&rules, "민지", "고양이", 1, now + 1_000);
+//! assert_eq!(wrong.verdict, Verdict::WrongPattern);
+//! assert!(wrong.events.is_empty());
+//!
+//! let right = game.submit(&rules, "민지", "강 아지", 1, now + 2_000);
+//! assert_eq!(right.verdict, Verdict::Correct { word: "강아지".into(), score: 1 });
+//! assert_eq!(game.score("민지"), 1);
+//! ```
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::deck::Deck;
+use crate::hangul::{chosung, is_complete_syllables, syllable_count};
+use crate::words::{normalize_answer, WordBank};
+
+/// Milliseconds since the Unix epoch.
+pub type Millis = u64;
+
+/// Tunable game settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GameConfig {
+    /// How long a round lasts before it times out and the answer is revealed.
+    pub round_ms: Millis,
+}
+
+impl Default for GameConfig {
+    fn default() -> Self {
+        GameConfig { round_ms: 60_000 }
+    }
+}
+
+/// What a game is played with: the word bank and the settings. Shared by all rooms.
+#[derive(Debug, Clone)]
+pub struct Rules {
+    pub bank: WordBank,
+    pub config: GameConfig,
+}
+
+impl Rules {
+    pub fn new(bank: WordBank, config: GameConfig) -> Self {
+        Rules { bank, config }
+    }
+
+    fn round_ms(&self) -> Millis {
+        self.config.round_ms.max(1)
+    }
+}
+
+/// How a round ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "camelCase"))]
+pub enum RoundEndReason {
+    Solved,
+    TimedOut,
+    GaveUp,
+}
+
+/// The last round that ended: what the word was and who, if anyone, found it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "camelCase"))]
+pub struct RoundEnd {
+    pub round: u32,
+    /// The winning answer, or the question word when nobody found one.
+    pub word: String,
+    pub winner: Option<String>,
+    pub reason: RoundEndReason,
+}
+
+/// What players can vote on together.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VoteKind {
+    /// Reveal the next syllable now.
+    Hint,
+    /// Reveal the answer and move on.
+    GiveUp,
+}
+
+/// Something that changed, for an adapter to broadcast.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GameEvent {
+    Solved {
+        round: u32,
+        player: String,
+        word: String,
+        score: u32,
+    },
+    HintRevealed {
+        round: u32,
+        hint: String,
+    },
+    TimedOut {
+        round: u32,
+        answer: String,
+    },
+    GaveUp {
+        round: u32,
+        answer: String,
+    },
+    VoteCounted {
+        kind: VoteKind,
+        player: String,
+        votes: usize,
+        needed: usize,
+    },
+    DeckReshuffled {
+        cycle: u32,
+    },
+    NewQuestion {
+        round: u32,
+        pattern: String,
+    },
+}
+
+/// Why a submission was or was not a correct answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// The first correct answer of the round: the player scored and a new round began.
+    Correct { word: String, score: u32 },
+    /// The text was a give-up vote (`ㅈㅈ`, `gg`).
+    Vote(VoteOutcome),
+    /// Not made only of complete syllables after normalization (chat, `ㅋㅋ`, emoji, empty).
+    NotSyllables,
+    /// Complete syllables, but its chosung is not the current pattern.
+    WrongPattern,
+    /// Fits the pattern but is not in the dictionary.
+    NotAWord,
+    /// Fits and is a word, but was already accepted since the deck was last reshuffled.
+    AlreadyAnswered,
+}
+
+/// The result of a vote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VoteOutcome {
+    /// Counted; not enough votes yet.
+    Counted { votes: usize, needed: usize },
+    /// This vote made the majority and the vote's action happened.
+    Passed,
+    /// This player already voted this way in this round.
+    AlreadyVoted,
+    /// A hint vote when every syllable that can be revealed already is.
+    NothingToReveal,
+}
+
+/// What a call did: its own outcome, and every change it caused (time included).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transition<T> {
+    pub outcome: T,
+    pub events: Vec<GameEvent>,
+}
+
+/// The result of [`Game::submit`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Submission {
+    pub verdict: Verdict,
+    pub events: Vec<GameEvent>,
+}
+
+/// One room's game. Serializes with stable camelCase field names for storage.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "camelCase"))]
+pub struct Game {
+    id: u64,
+    version: u64,
+    round: u32,
+    question: String,
+    question_index: u32,
+    pattern: String,
+    hint_level: u32,
+    round_started_at: Millis,
+    answered_words: Vec<String>,
+    scores: BTreeMap<String, u32>,
+    #[cfg_attr(feature = "serde", serde(default))]
+    hint_votes: BTreeSet<String>,
+    #[cfg_attr(feature = "serde", serde(default))]
+    give_up_votes: BTreeSet<String>,
+    deck: Deck,
+    #[cfg_attr(feature = "serde", serde(default))]
+    previous: Option<RoundEnd>,
+}
+
+impl Game {
+    /// Starts a game at round 1 with version 1. `seed` shuffles the question deck.
+    pub fn new(rules: &Rules, id: u64, seed: u64, now: Millis) -> Game {
+        let mut game = Game {
+            id,
+            version: 1,
+            round: 0,
+            question: String::new(),
+            question_index: 0,
+            pattern: String::new(),
+            hint_level: 0,
+            round_started_at: now,
+            answered_words: Vec::new(),
+            scores: BTreeMap::new(),
+            hint_votes: BTreeSet::new(),
+            give_up_votes: BTreeSet::new(),
+            deck: Deck::new(seed),
+            previous: None,
+        };
+        game.next_question(rules, now, &mut Vec::new());
+        game
+    }
+
+    /// Applies what time has done: hints due and the round's timeout.
+    pub fn tick(&mut self, rules: &Rules, now: Millis) -> Vec<GameEvent> {
+        let mut events = Vec::new();
+        self.advance_clock(rules, now, &mut events);
+        self.finish(&events);
+        events
+    }
+
+    /// A player's chat line, judged as an answer to the current pattern.
+    ///
+    /// `players_online` is how many distinct players are in the room; it sets the majority a
+    /// give-up vote (`ㅈㅈ`, `gg`) needs.
+    pub fn submit(
+        &mut self,
+        rules: &Rules,
+        player: &str,
+        text: &str,
+        players_online: usize,
+        now: Millis,
+    ) -> Submission {
+        let mut events = Vec::new();
+        self.advance_clock(rules, now, &mut events);
+        let answer = normalize_answer(text);
+        let verdict = if is_give_up_word(&answer) {
+            Verdict::Vote(self.count_vote(
+                rules,
+                VoteKind::GiveUp,
+                player,
+                players_online,
+                now,
+                &mut events,
+            ))
+        } else {
+            self.judge(rules, player, answer, now, &mut events)
+        };
+        self.finish(&events);
+        Submission { verdict, events }
+    }
+
+    /// A player's vote to reveal a hint now, or to give up the round.
+    ///
+    /// A vote passes with a strict majority of `players_online` distinct players, so a single
+    /// player can only decide alone in a room of one.
+    pub fn vote(
+        &mut self,
+        rules: &Rules,
+        kind: VoteKind,
+        player: &str,
+        players_online: usize,
+        now: Millis,
+    ) -> Transition<VoteOutcome> {
+        let mut events = Vec::new();
+        self.advance_clock(rules, now, &mut events);
+        let outcome = self.count_vote(rules, kind, player, players_online, now, &mut events);
+        self.finish(&events);
+        Transition { outcome, events }
+    }
+
+    fn judge(
+        &mut self,
+        rules: &Rules,
+        player: &str,
+        answer: String,
+        now: Millis,
+        events: &mut Vec<GameEvent>,
+    ) -> Verdict {
+        if !is_complete_syllables(&answer) {
+            return Verdict::NotSyllables;
+        }
+        if chosung(&answer) != self.pattern {
+            return Verdict::WrongPattern;
+        }
+        if !rules.bank.contains(&answer) {
+            return Verdict::NotAWord;
+        }
+        if self.answered_words.contains(&answer) {
+            return Verdict::AlreadyAnswered;
+        }
+        let score = self.scores.entry(player.to_owned()).or_insert(0);
+        *score += 1;
+        let score = *score;
+        events.push(GameEvent::Solved {
+            round: self.round,
+            player: player.to_owned(),
+            word: answer.clone(),
+            score,
+        });
+        self.previous = Some(RoundEnd {
+            round: self.round,
+            word: answer.clone(),
+            winner: Some(player.to_owned()),
+            reason: RoundEndReason::Solved,
+        });
+        self.answered_words.push(answer.clone());
+        self.next_question(rules, now, events);
+        Verdict::Correct {
+            word: answer,
+            score,
+        }
+    }
+
+    fn count_vote(
+        &mut self,
+        rules: &Rules,
+        kind: VoteKind,
+        player: &str,
+        players_online: usize,
+        now: Millis,
+        events: &mut Vec<GameEvent>,
+    ) -> VoteOutcome {
+        if kind == VoteKind::Hint && self.hint_level >= self.max_hint_level() {
+            return VoteOutcome::NothingToReveal;
+        }
+        let voters = match kind {
+            VoteKind::Hint => &mut self.hint_votes,
+            VoteKind::GiveUp => &mut self.give_up_votes,
+        };
+        if !voters.insert(player.to_owned()) {
+            return VoteOutcome::AlreadyVoted;
+        }
+        let votes = voters.len();
+        let needed = players_online.max(votes) / 2 + 1;
+        events.push(GameEvent::VoteCounted {
+            kind,
+            player: player.to_owned(),
+            votes,
+            needed,
+        });
+        if votes < needed {
+            return VoteOutcome::Counted { votes, needed };
+        }
+        match kind {
+            VoteKind::Hint => {
+                self.hint_votes.clear();
+                self.hint_level += 1;
+                events.push(GameEvent::HintRevealed {
+                    round: self.round,
+                    hint: self.hint(),
+                });
+            }
+            VoteKind::GiveUp => {
+                events.push(GameEvent::GaveUp {
+                    round: self.round,
+                    answer: self.question.clone(),
+                });
+                self.end_unsolved(RoundEndReason::GaveUp);
+                self.next_question(rules, now, events);
+            }
+        }
+        VoteOutcome::Passed
+    }
+
+    fn advance_clock(&mut self, rules: &Rules, now: Millis, events: &mut Vec<GameEvent>) {
+        let round_ms = rules.round_ms();
+        let elapsed = now.saturating_sub(self.round_started_at);
+        if elapsed >= round_ms {
+            events.push(GameEvent::TimedOut {
+                round: self.round,
+                answer: self.question.clone(),
+            });
+            self.end_unsolved(RoundEndReason::TimedOut);
+            // An idle room resumes with one fresh round, not a backlog of missed ones.
+            self.next_question(rules, now, events);
+            return;
+        }
+        let due = u32::try_from(u128::from(elapsed) * 3 / u128::from(round_ms)).unwrap_or(2);
+        let level = due.min(self.max_hint_level());
+        if level > self.hint_level {
+            self.hint_level = level;
+            events.push(GameEvent::HintRevealed {
+                round: self.round,
+                hint: self.hint(),
+            });
+        }
+    }
+
+    fn end_unsolved(&mut self, reason: RoundEndReason) {
+        self.previous = Some(RoundEnd {
+            round: self.round,
+            word: self.question.clone(),
+            winner: None,
+            reason,
+        });
+    }
+
+    /// Draws the next question not yet answered; a new deck cycle clears the answered words.
+    fn next_question(&mut self, rules: &Rules, now: Millis, events: &mut Vec<GameEvent>) {
+        let questions = rules.bank.questions();
+        let index = loop {
+            let (index, reshuffled) = self.deck.draw(questions.len());
+            if reshuffled {
+                self.answered_words.clear();
+                events.push(GameEvent::DeckReshuffled {
+                    cycle: self.deck.cycle,
+                });
+            }
+            if !self.answered_words.iter().any(|w| **w == *questions[index]) {
+                break index;
+            }
+        };
+        self.round += 1;
+        self.question = questions[index].to_string();
+        self.question_index = u32::try_from(index).unwrap_or(u32::MAX);
+        self.pattern = chosung(&self.question);
+        self.hint_level = 0;
+        self.round_started_at = now;
+        self.hint_votes.clear();
+        self.give_up_votes.clear();
+        events.push(GameEvent::NewQuestion {
+            round: self.round,
+            pattern: self.pattern.clone(),
+        });
+    }
+
+    fn finish(&mut self, events: &[GameEvent]) {
+        if !events.is_empty() {
+            self.version += 1;
+        }
+    }
+
+    /// Hints reveal at most all but the last syllable.
+    fn max_hint_level(&self) -> u32 {
+        u32::try_from(syllable_count(&self.question).saturating_sub(1)).unwrap_or(0)
+    }
+
+    /// The pattern with the first `hint_level` syllables of the question revealed: `강ㅇㅈ`.
+    pub fn hint(&self) -> String {
+        let revealed = self.hint_level as usize;
+        let shown: String = self.question.chars().take(revealed).collect();
+        let hidden: String = self.pattern.chars().skip(revealed).collect();
+        shown + &hidden
+    }
+
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+    /// Grows by one on every change; never on a call that changed nothing.
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+    /// The current round, from 1.
+    pub fn round(&self) -> u32 {
+        self.round
+    }
+    /// The word the current pattern was drawn from. Secret until the round ends.
+    pub fn question(&self) -> &str {
+        &self.question
+    }
+    /// Index of the question in [`WordBank::questions`].
+    pub fn question_index(&self) -> u32 {
+        self.question_index
+    }
+    /// The chosung pattern players must match (`ㄱㅇㅈ`).
+    pub fn pattern(&self) -> &str {
+        &self.pattern
+    }
+    /// How many syllables of the question are revealed.
+    pub fn hint_level(&self) -> u32 {
+        self.hint_level
+    }
+    pub fn round_started_at(&self) -> Millis {
+        self.round_started_at
+    }
+    /// When the current round times out.
+    pub fn round_deadline(&self, rules: &Rules) -> Millis {
+        self.round_started_at.saturating_add(rules.round_ms())
+    }
+    /// Words accepted since the deck was last reshuffled, oldest first.
+    pub fn answered_words(&self) -> &[String] {
+        &self.answered_words
+    }
+    /// Rounds won per player name.
+    pub fn scores(&self) -> &BTreeMap<String, u32> {
+        &self.scores
+    }
+    pub fn score(&self, player: &str) -> u32 {
+        self.scores.get(player).copied().unwrap_or(0)
+    }
+    /// Players who voted in this round, per kind.
+    pub fn votes(&self, kind: VoteKind) -> &BTreeSet<String> {
+        match kind {
+            VoteKind::Hint => &self.hint_votes,
+            VoteKind::GiveUp => &self.give_up_votes,
+        }
+    }
+    pub fn deck(&self) -> &Deck {
+        &self.deck
+    }
+    /// How the last round ended, if one has.
+    pub fn previous(&self) -> Option<&RoundEnd> {
+        self.previous.as_ref()
+    }
+}
+
+/// `ㅈㅈ` (from 졌지) and `gg` are how Korean players concede a round.
+fn is_give_up_word(answer: &str) -> bool {
+    answer == "ㅈㅈ" || answer.eq_ignore_ascii_case("gg")
+}
