@@ -1,0 +1,24 @@
+//! The Lambda entry point: builds the long-lived clients once, then serves events.
+
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+use quiz_lambda::broadcast::ApiGatewayPoster;
+use quiz_lambda::config::Config;
+use quiz_lambda::handler::App;
+use quiz_store::DynamoStore;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    quiz_lambda::logging::init_json();
+    let config = Config::from_env()?;
+    let rules = config.rules()?;
+    let aws = aws_config::load_from_env().await;
+    let store = DynamoStore::from_env().await;
+    let app = App::new(
+        store,
+        ApiGatewayPoster::new(aws),
+        rules,
+        config.management_endpoint.clone(),
+    );
+    let app = &app;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<_>| app.handle(event))).await
+}

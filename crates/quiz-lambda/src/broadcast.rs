@@ -1,0 +1,158 @@
+//! Sending frames to connections through API Gateway's management API (`@connections`).
+//!
+//! A broadcast posts to every connection of a room concurrently, with a bound on requests in
+//! flight. A connection that answers 410 Gone has vanished without a `$disconnect` (the app
+//! never closes its socket cleanly), so its row is deleted: that connection's, not the sender's.
+//! Any other failure is logged and the broadcast goes on to the rest.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Mutex;
+
+use aws_sdk_apigatewaymanagement::config::http::HttpResponse;
+use aws_sdk_apigatewaymanagement::error::{DisplayErrorContext, SdkError};
+use aws_sdk_apigatewaymanagement::operation::post_to_connection::PostToConnectionError;
+use aws_sdk_apigatewaymanagement::primitives::Blob;
+use futures_util::stream::{self, StreamExt};
+use quiz_store::{ConnectionId, Store};
+
+/// Posts in flight at once during one broadcast.
+pub const MAX_POSTS_IN_FLIGHT: usize = 32;
+
+/// Why a post failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PostError {
+    #[error("connection is gone (410)")]
+    Gone,
+    #[error("post failed: {0}")]
+    Failed(String),
+}
+
+/// Something that can send a text frame to one connection.
+pub trait ConnectionPoster: Send + Sync {
+    /// Sends `frame` to connection `id` through the management API at `endpoint`
+    /// (`https://{domain}/{stage}`).
+    fn post(
+        &self,
+        endpoint: &str,
+        id: &ConnectionId,
+        frame: &str,
+    ) -> impl Future<Output = Result<(), PostError>> + Send;
+}
+
+/// Posts through aws-sdk-apigatewaymanagement, one client per endpoint, built once and reused
+/// across invocations.
+pub struct ApiGatewayPoster {
+    config: aws_config::SdkConfig,
+    clients: Mutex<HashMap<String, aws_sdk_apigatewaymanagement::Client>>,
+}
+
+impl ApiGatewayPoster {
+    pub fn new(config: aws_config::SdkConfig) -> Self {
+        ApiGatewayPoster {
+            config,
+            clients: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn client(&self, endpoint: &str) -> aws_sdk_apigatewaymanagement::Client {
+        let mut clients = self.clients.lock().unwrap_or_else(|poison| poison.into_inner());
+        clients
+            .entry(endpoint.to_owned())
+            .or_insert_with(|| {
+                let config = aws_sdk_apigatewaymanagement::config::Builder::from(&self.config)
+                    .endpoint_url(endpoint)
+                    .build();
+                aws_sdk_apigatewaymanagement::Client::from_conf(config)
+            })
+            .clone()
+    }
+}
+
+impl ConnectionPoster for ApiGatewayPoster {
+    async fn post(&self, endpoint: &str, id: &ConnectionId, frame: &str) -> Result<(), PostError> {
+        let result = self
+            .client(endpoint)
+            .post_to_connection()
+            .connection_id(&id.0)
+            .data(Blob::new(frame.as_bytes()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(err) if is_gone(&err) => Err(PostError::Gone),
+            Err(err) => Err(PostError::Failed(DisplayErrorContext(&err).to_string())),
+        }
+    }
+}
+
+/// A 410 is Gone whether or not the SDK could name the exception: it only reports
+/// `GoneException` when the error-type header is present.
+fn is_gone(err: &SdkError<PostToConnectionError, HttpResponse>) -> bool {
+    matches!(
+        err.as_service_error(),
+        Some(PostToConnectionError::GoneException(_))
+    ) || err
+        .raw_response()
+        .is_some_and(|raw| raw.status().as_u16() == 410)
+}
+
+/// What a broadcast did, for logs and tests.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct BroadcastReport {
+    pub delivered: usize,
+    pub gone: Vec<ConnectionId>,
+    pub failed: usize,
+}
+
+/// Sends each frame, in order, to every connection in `ids`, with at most
+/// [`MAX_POSTS_IN_FLIGHT`] posts at once; connections that are gone are removed from the store.
+///
+/// Frames to one connection keep their order (a chat line before the state it caused).
+pub async fn broadcast<P, S>(
+    poster: &P,
+    store: &S,
+    endpoint: &str,
+    ids: &[ConnectionId],
+    frames: &[String],
+) -> BroadcastReport
+where
+    P: ConnectionPoster,
+    S: Store,
+{
+    // Owned ids keep the futures free of higher-ranked borrows, so they stay `Send` in any
+    // generic caller.
+    let results: Vec<(ConnectionId, Result<usize, PostError>)> = stream::iter(ids.to_vec())
+        .map(|id| async move {
+            let mut delivered = 0;
+            for frame in frames {
+                match poster.post(endpoint, &id, frame).await {
+                    Ok(()) => delivered += 1,
+                    Err(err) => return (id, Err(err)),
+                }
+            }
+            (id, Ok(delivered))
+        })
+        .buffer_unordered(MAX_POSTS_IN_FLIGHT)
+        .collect()
+        .await;
+
+    let mut report = BroadcastReport::default();
+    for (id, result) in results {
+        match result {
+            Ok(delivered) => report.delivered += delivered,
+            Err(PostError::Gone) => report.gone.push(id),
+            Err(PostError::Failed(reason)) => {
+                tracing::warn!(connection_id = %id, %reason, "post to connection failed");
+                report.failed += 1;
+            }
+        }
+    }
+    for id in &report.gone {
+        tracing::info!(connection_id = %id, "connection gone; removing it");
+        if let Err(err) = store.remove_connection(id).await {
+            tracing::warn!(connection_id = %id, error = %err, "could not remove a gone connection");
+        }
+    }
+    report
+}

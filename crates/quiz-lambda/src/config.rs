@@ -1,0 +1,166 @@
+//! Settings from the environment, and loading word lists from disk.
+//!
+//! | variable | meaning | default |
+//! | --- | --- | --- |
+//! | `USER_TABLE`, `CHAT_TABLE`, `GAME_TABLE` | table names | `User`, `Chat`, `Game` |
+//! | `DYNAMODB_ENDPOINT` | DynamoDB endpoint (DynamoDB Local) | the AWS chain |
+//! | `APIGW_MANAGEMENT_ENDPOINT` | `@connections` endpoint | `https://{domainName}/{stage}` of the event |
+//! | `ROUND_SECS` | seconds per round | 60 |
+//! | `WORDS_PATH` | a word-list file or directory | the shipped lists, compiled in |
+
+use std::path::{Path, PathBuf};
+
+use quiz_core::game::{GameConfig, Rules};
+use quiz_core::words::{parse_word_list, ListedWord, WordBank, WordListError};
+
+/// Why the configuration could not be used; the message names the variable or file.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{name}={value:?} is not valid: {expected}")]
+    Invalid {
+        name: &'static str,
+        value: String,
+        expected: &'static str,
+    },
+    #[error("cannot read word list {path}: {source}")]
+    ReadWords {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("no word lists (*.txt) found in {0}")]
+    NoWordLists(PathBuf),
+    #[error(transparent)]
+    Words(#[from] WordListError),
+}
+
+/// The adapter's settings.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Config {
+    /// Overrides the management endpoint derived from each event.
+    pub management_endpoint: Option<String>,
+    /// Seconds per round.
+    pub round_secs: Option<u64>,
+    /// A word-list file or directory instead of the shipped lists.
+    pub words_path: Option<PathBuf>,
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        let round_secs = match var("ROUND_SECS") {
+            None => None,
+            Some(value) => Some(parse_round_secs(&value).ok_or(ConfigError::Invalid {
+                name: "ROUND_SECS",
+                value,
+                expected: "a whole number of seconds from 1 to 3600",
+            })?),
+        };
+        Ok(Config {
+            management_endpoint: var("APIGW_MANAGEMENT_ENDPOINT"),
+            round_secs,
+            words_path: var("WORDS_PATH").map(PathBuf::from),
+        })
+    }
+
+    /// The game rules these settings describe (reads the word lists if a path is set).
+    pub fn rules(&self) -> Result<Rules, ConfigError> {
+        let bank = match &self.words_path {
+            None => quiz_core::builtin::word_bank(),
+            Some(path) => load_word_bank(path)?,
+        };
+        let mut game = GameConfig::default();
+        if let Some(secs) = self.round_secs {
+            game.round_ms = secs * 1_000;
+        }
+        Ok(Rules::new(bank, game))
+    }
+}
+
+/// Parses a round length: 1 second to an hour.
+pub fn parse_round_secs(value: &str) -> Option<u64> {
+    value
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .filter(|secs| (1..=3_600).contains(secs))
+}
+
+/// Loads a word bank from a file (questions only) or a directory: its `*.txt` files are the
+/// questions and the `*.txt` files of its `dictionary/` folder are extra accepted answers, as
+/// in `fixtures/words/`.
+pub fn load_word_bank(path: &Path) -> Result<WordBank, ConfigError> {
+    if path.is_file() {
+        return Ok(WordBank::new(read_list(path)?, [])?);
+    }
+    let questions = read_dir_lists(path)?;
+    if questions.is_empty() {
+        return Err(ConfigError::NoWordLists(path.to_owned()));
+    }
+    let dictionary_dir = path.join("dictionary");
+    let dictionary = if dictionary_dir.is_dir() {
+        read_dir_lists(&dictionary_dir)?
+    } else {
+        Vec::new()
+    };
+    Ok(WordBank::new(questions, dictionary)?)
+}
+
+fn read_dir_lists(dir: &Path) -> Result<Vec<ListedWord>, ConfigError> {
+    let read_err = |source| ConfigError::ReadWords {
+        path: dir.to_owned(),
+        source,
+    };
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(read_err)?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|p| p.is_file() && p.extension().is_some_and(|ext| ext == "txt"))
+        .collect();
+    files.sort();
+    let mut words = Vec::new();
+    for file in files {
+        words.extend(read_list(&file)?);
+    }
+    Ok(words)
+}
+
+fn read_list(path: &Path) -> Result<Vec<ListedWord>, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::ReadWords {
+        path: path.to_owned(),
+        source,
+    })?;
+    Ok(parse_word_list(&path.display().to_string(), &text)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_secs_must_be_sane() {
+        assert_eq!(parse_round_secs("60"), Some(60));
+        assert_eq!(parse_round_secs(" 5 "), Some(5));
+        assert_eq!(parse_round_secs("0"), None);
+        assert_eq!(parse_round_secs("-3"), None);
+        assert_eq!(parse_round_secs("ten"), None);
+        assert_eq!(parse_round_secs("100000"), None);
+    }
+
+    #[test]
+    fn the_shipped_directory_loads_like_the_compiled_in_lists() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/words");
+        let bank = load_word_bank(&dir).unwrap();
+        let builtin = quiz_core::builtin::word_bank();
+        assert_eq!(bank.questions().len(), builtin.questions().len());
+        assert_eq!(bank.answer_total(), builtin.answer_total());
+    }
+
+    #[test]
+    fn a_bad_list_names_its_file_and_line() {
+        let dir = std::env::temp_dir().join(format!("quiz-words-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("a.txt"), "강아지\nnot a word\n").unwrap();
+        let err = load_word_bank(&dir).unwrap_err().to_string();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(err.contains("a.txt:2:"), "{err}");
+    }
+}

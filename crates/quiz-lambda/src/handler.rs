@@ -1,0 +1,544 @@
+//! The WebSocket handler: `$connect`, `$disconnect` and messages.
+//!
+//! Each message goes one way: parse ([`crate::protocol`]) → decide ([`quiz_core`]) → persist
+//! ([`quiz_store`], the game with a conditional write) → broadcast ([`crate::broadcast`]).
+//! The handler never fails an invocation because of what a client sent: a bad frame gets an
+//! error frame back through the route response, and nothing else happens.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
+use aws_lambda_events::encodings::Body;
+use lambda_runtime::LambdaEvent;
+use quiz_core::game::{Game, Millis, Rules, Verdict, VoteKind, VoteOutcome};
+use quiz_store::{
+    update_game, Binding, Connection, ConnectionId, NewChatLine, Room, Store, StoreError, Updated,
+};
+
+use crate::broadcast::{broadcast, ConnectionPoster};
+use crate::protocol::{
+    self, chat_frame, error_frame, history_frame, notice_frame, state_frame, ClientMessage,
+    FrameError, HistoryLine, StateReason,
+};
+
+/// The room a connection joins when its URL names none.
+pub const DEFAULT_ROOM: &str = "general";
+/// Connections remembered per warm Lambda instance before the cache is cleared.
+const CONNECTION_CACHE_LIMIT: usize = 10_000;
+/// How long chat lines are kept before DynamoDB's TTL deletes them.
+const CHAT_RETENTION_SECS: u64 = 7 * 24 * 60 * 60;
+
+/// The handler with its long-lived parts: the store, the poster, the rules, and a cache of
+/// connections (a connection's room and name never change once set, so a warm instance may
+/// remember them and skip a read).
+pub struct App<S, P> {
+    store: S,
+    poster: P,
+    rules: Rules,
+    management_endpoint: Option<String>,
+    connections: Mutex<HashMap<ConnectionId, Connection>>,
+}
+
+/// What one event did, for the log line.
+struct Handled {
+    response: ApiGatewayProxyResponse,
+    outcome: &'static str,
+    room: Option<Room>,
+}
+
+impl Handled {
+    fn new(status: i64, body: Option<String>, outcome: &'static str, room: Option<Room>) -> Self {
+        let mut response = ApiGatewayProxyResponse::default();
+        response.status_code = status;
+        response.body = body.map(Body::Text);
+        Handled {
+            response,
+            outcome,
+            room,
+        }
+    }
+
+    fn reply(body: String, outcome: &'static str, room: &Room) -> Self {
+        Handled::new(200, Some(body), outcome, Some(room.clone()))
+    }
+
+    fn silent(outcome: &'static str, room: &Room) -> Self {
+        Handled::new(200, None, outcome, Some(room.clone()))
+    }
+
+    fn frame_error(err: &FrameError, room: Option<Room>) -> Self {
+        Handled::new(
+            200,
+            Some(error_frame(err.code(), &err.to_string())),
+            "bad_frame",
+            room,
+        )
+    }
+
+    fn store_error(err: &StoreError, room: Option<Room>) -> Self {
+        let (code, message) = if err.is_retryable() {
+            ("try_again", "the game is busy; send that again in a moment")
+        } else {
+            ("server_error", "something went wrong on the server; try again later")
+        };
+        Handled::new(200, Some(error_frame(code, message)), "store_error", room)
+    }
+}
+
+impl<S: Store, P: ConnectionPoster> App<S, P> {
+    /// `management_endpoint` overrides the `https://{domainName}/{stage}` of each event.
+    pub fn new(store: S, poster: P, rules: Rules, management_endpoint: Option<String>) -> Self {
+        App {
+            store,
+            poster,
+            rules,
+            management_endpoint,
+            connections: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    pub fn poster(&self) -> &P {
+        &self.poster
+    }
+
+    pub fn rules(&self) -> &Rules {
+        &self.rules
+    }
+
+    /// Handles one API Gateway WebSocket event. Never returns an error for client input.
+    pub async fn handle(
+        &self,
+        event: LambdaEvent<ApiGatewayWebsocketProxyRequest>,
+    ) -> Result<ApiGatewayProxyResponse, lambda_runtime::Error> {
+        let started = Instant::now();
+        let request = event.payload;
+        let context = &request.request_context;
+        let route = context
+            .route_key
+            .clone()
+            .or_else(|| context.event_type.clone())
+            .unwrap_or_default();
+        let Some(connection_id) = context.connection_id.clone().map(ConnectionId) else {
+            tracing::error!(route, "event without a connection id");
+            return Ok(Handled::new(400, None, "no_connection_id", None).response);
+        };
+        let now = event_time(context.request_time_epoch);
+
+        let handled = match (route.as_str(), context.event_type.as_deref()) {
+            ("$connect", _) | (_, Some("CONNECT")) => {
+                self.connect(&connection_id, &request, now).await
+            }
+            ("$disconnect", _) | (_, Some("DISCONNECT")) => {
+                self.disconnect(&connection_id).await
+            }
+            _ => self.message(&connection_id, &request, now).await,
+        };
+        tracing::info!(
+            connection_id = %connection_id,
+            room = handled.room.as_ref().map(|r| r.0.as_str()).unwrap_or(""),
+            route,
+            outcome = handled.outcome,
+            latency_ms = started.elapsed().as_secs_f64() * 1_000.0,
+            "handled"
+        );
+        Ok(handled.response)
+    }
+
+    async fn connect(
+        &self,
+        id: &ConnectionId,
+        request: &ApiGatewayWebsocketProxyRequest,
+        now: Millis,
+    ) -> Handled {
+        let query = &request.query_string_parameters;
+        let room = match query.first("room") {
+            None => Ok(DEFAULT_ROOM.to_owned()),
+            Some(raw) => protocol::room(raw),
+        };
+        let username = query.first("username").map(protocol::username).transpose();
+        let (room, username) = match (room, username) {
+            (Ok(room), Ok(username)) => (Room(room), username),
+            (Err(err), _) | (_, Err(err)) => {
+                return Handled::new(400, Some(err.to_string()), "refused", None)
+            }
+        };
+        let connection = Connection::new(id.clone(), room.clone(), username, now);
+        if let Err(err) = self.store.put_connection(&connection).await {
+            tracing::error!(error = %err, "could not record a connection");
+            return Handled::new(500, None, "store_error", Some(room));
+        }
+        self.remember(connection);
+        Handled::silent("connected", &room)
+    }
+
+    async fn disconnect(&self, id: &ConnectionId) -> Handled {
+        let room = self.forget(id).map(|c| c.room);
+        match self.store.remove_connection(id).await {
+            Ok(()) => Handled::new(200, None, "disconnected", room),
+            Err(err) => {
+                tracing::warn!(error = %err, "could not remove a connection");
+                Handled::new(200, None, "store_error", room)
+            }
+        }
+    }
+
+    async fn message(
+        &self,
+        id: &ConnectionId,
+        request: &ApiGatewayWebsocketProxyRequest,
+        now: Millis,
+    ) -> Handled {
+        if request.is_base64_encoded {
+            return Handled::frame_error(&FrameError::Binary, None);
+        }
+        let body = request.body.as_deref().unwrap_or_default();
+        let message = match protocol::parse_frame(body) {
+            Ok(message) => message,
+            Err(err) => return Handled::frame_error(&err, None),
+        };
+        let connection = match self.connection(id).await {
+            Ok(Some(connection)) => connection,
+            Ok(None) => {
+                return Handled::new(
+                    200,
+                    Some(error_frame(
+                        "not_connected",
+                        "this connection is not registered (it may have expired); reconnect",
+                    )),
+                    "not_connected",
+                    None,
+                )
+            }
+            Err(err) => return Handled::store_error(&err, None),
+        };
+        let endpoint = self.endpoint(request);
+        let result = match message {
+            ClientMessage::State => self.send_state(&connection, &endpoint, now).await,
+            ClientMessage::Chat { username, content } => {
+                self.chat(&connection, username, content, &endpoint, now)
+                    .await
+            }
+            ClientMessage::Join { username, room } => {
+                self.join(connection.clone(), username, room, &endpoint, now)
+                    .await
+            }
+            ClientMessage::Hint => {
+                self.vote(&connection, VoteKind::Hint, &endpoint, now)
+                    .await
+            }
+            ClientMessage::GiveUp => {
+                self.vote(&connection, VoteKind::GiveUp, &endpoint, now)
+                    .await
+            }
+            ClientMessage::History { limit } => self.history(&connection, limit).await,
+        };
+        result.unwrap_or_else(|err| Handled::store_error(&err, Some(connection.room.clone())))
+    }
+
+    /// Replies with the state, or broadcasts it to the room when time changed it.
+    async fn send_state(
+        &self,
+        connection: &Connection,
+        endpoint: &Option<String>,
+        now: Millis,
+    ) -> Result<Handled, StoreError> {
+        let room = &connection.room;
+        let updated = self.update(room, now, |game, rules| game.tick(rules, now)).await?;
+        if updated.changed {
+            let ids = self.store.room_connections(room).await?;
+            let frame = state_frame(&room.0, &updated.game, &self.rules, StateReason::Changed);
+            self.broadcast(endpoint, &ids, &[frame]).await;
+            return Ok(Handled::silent("state_broadcast", room));
+        }
+        let frame = state_frame(&room.0, &updated.game, &self.rules, StateReason::Reply);
+        Ok(Handled::reply(frame, "state", room))
+    }
+
+    async fn chat(
+        &self,
+        connection: &Connection,
+        username: Option<String>,
+        content: String,
+        endpoint: &Option<String>,
+        now: Millis,
+    ) -> Result<Handled, StoreError> {
+        let room = &connection.room;
+        let player = match self.player_name(connection, username).await? {
+            Ok(name) => name,
+            Err(reply) => return Ok(reply),
+        };
+        let ids = self.store.room_connections(room).await?;
+        let updated = self
+            .update(room, now, |game, rules| {
+                game.submit(rules, &player, &content, ids.len(), now)
+            })
+            .await?;
+        let verdict = &updated.outcome.verdict;
+
+        let mut frames = vec![chat_frame(&player, &content)];
+        if updated.changed {
+            frames.push(state_frame(
+                &room.0,
+                &updated.game,
+                &self.rules,
+                StateReason::Changed,
+            ));
+        }
+        let line = NewChatLine {
+            room: room.clone(),
+            username: player.clone(),
+            content: content.clone(),
+            connection_id: connection.id.clone(),
+            correct: matches!(verdict, Verdict::Correct { .. }),
+            sent_at: now,
+            expires_at: Some(quiz_store::epoch_seconds(now) + CHAT_RETENTION_SECS),
+        };
+        let (saved, _) = tokio::join!(
+            self.store.append_chat(&line),
+            self.broadcast(endpoint, &ids, &frames)
+        );
+        if let Err(err) = saved {
+            tracing::warn!(error = %err, "could not store a chat line");
+        }
+        let (outcome, reply) = verdict_reply(verdict);
+        Ok(Handled::new(200, reply, outcome, Some(room.clone())))
+    }
+
+    async fn join(
+        &self,
+        connection: Connection,
+        username: String,
+        room: Option<String>,
+        endpoint: &Option<String>,
+        now: Millis,
+    ) -> Result<Handled, StoreError> {
+        if let Some(wanted) = room.filter(|r| *r != connection.room.0) {
+            let message = format!(
+                "this connection is in room {:?}; reconnect with ?room={wanted} to play there",
+                connection.room.0
+            );
+            return Ok(Handled::reply(
+                error_frame("room_mismatch", &message),
+                "room_mismatch",
+                &connection.room,
+            ));
+        }
+        if let Err(reply) = self.player_name(&connection, Some(username)).await? {
+            return Ok(reply);
+        }
+        self.send_state(&connection, endpoint, now).await
+    }
+
+    async fn vote(
+        &self,
+        connection: &Connection,
+        kind: VoteKind,
+        endpoint: &Option<String>,
+        now: Millis,
+    ) -> Result<Handled, StoreError> {
+        let room = &connection.room;
+        let Some(player) = connection.username.clone() else {
+            return Ok(Handled::reply(
+                error_frame(
+                    "join_first",
+                    "send {\"action\":\"join\",\"username\":…} or a chat line before voting",
+                ),
+                "join_first",
+                room,
+            ));
+        };
+        let ids = self.store.room_connections(room).await?;
+        let updated = self
+            .update(room, now, |game, rules| {
+                game.vote(rules, kind, &player, ids.len(), now)
+            })
+            .await?;
+        if updated.changed {
+            let frame = state_frame(&room.0, &updated.game, &self.rules, StateReason::Changed);
+            self.broadcast(endpoint, &ids, &[frame]).await;
+        }
+        let (outcome, reply) = vote_reply(&updated.outcome.outcome);
+        Ok(Handled::new(200, Some(reply), outcome, Some(room.clone())))
+    }
+
+    async fn history(&self, connection: &Connection, limit: usize) -> Result<Handled, StoreError> {
+        let lines = self.store.recent_chat(&connection.room, limit).await?;
+        let lines: Vec<HistoryLine<'_>> = lines
+            .iter()
+            .map(|line| HistoryLine {
+                username: &line.username,
+                content: &line.content,
+                sent_at: &line.sent_at,
+                correct: line.correct,
+            })
+            .collect();
+        Ok(Handled::reply(
+            history_frame(&connection.room.0, &lines),
+            "history",
+            &connection.room,
+        ))
+    }
+
+    /// The name this connection plays under: its bound name, binding `claimed` on first use.
+    /// `Err` carries the error reply when the claim conflicts or no name is known.
+    async fn player_name(
+        &self,
+        connection: &Connection,
+        claimed: Option<String>,
+    ) -> Result<Result<String, Handled>, StoreError> {
+        let room = &connection.room;
+        match (&connection.username, claimed) {
+            (Some(bound), None) => Ok(Ok(bound.clone())),
+            (Some(bound), Some(claimed)) if *bound == claimed => Ok(Ok(claimed)),
+            (Some(bound), Some(_)) => Ok(Err(name_taken(bound, room))),
+            (None, None) => Ok(Err(Handled::reply(
+                error_frame("join_first", "this connection has no username yet; send one"),
+                "join_first",
+                room,
+            ))),
+            (None, Some(claimed)) => match self.store.bind_username(&connection.id, &claimed).await {
+                Ok(Binding::Bound(bound)) => {
+                    self.remember(bound);
+                    Ok(Ok(claimed))
+                }
+                Ok(Binding::Taken(bound)) => Ok(Err(name_taken(&bound, room))),
+                Err(StoreError::NotFound { .. }) => Ok(Err(Handled::reply(
+                    error_frame("not_connected", "this connection expired; reconnect"),
+                    "not_connected",
+                    room,
+                ))),
+                Err(err) => Err(err),
+            },
+        }
+    }
+
+    /// Loads (or creates) the room's game, applies `apply`, and saves it if it changed.
+    async fn update<T>(
+        &self,
+        room: &Room,
+        now: Millis,
+        mut apply: impl FnMut(&mut Game, &Rules) -> T,
+    ) -> Result<Updated<T>, StoreError> {
+        let (id, seed) = (u64::from(rand::random::<u32>()), rand::random::<u64>());
+        let rules = &self.rules;
+        update_game(
+            &self.store,
+            room,
+            || Game::new(rules, id, seed, now),
+            |game| apply(game, rules),
+        )
+        .await
+    }
+
+    async fn broadcast(&self, endpoint: &Option<String>, ids: &[ConnectionId], frames: &[String]) {
+        let Some(endpoint) = endpoint else {
+            tracing::error!("no management endpoint: the event has no domainName and APIGW_MANAGEMENT_ENDPOINT is not set");
+            return;
+        };
+        let report = broadcast(&self.poster, &self.store, endpoint, ids, frames).await;
+        tracing::debug!(?report, "broadcast");
+    }
+
+    fn endpoint(&self, request: &ApiGatewayWebsocketProxyRequest) -> Option<String> {
+        if let Some(endpoint) = &self.management_endpoint {
+            return Some(endpoint.clone());
+        }
+        let context = &request.request_context;
+        let domain = context.domain_name.as_deref()?;
+        let stage = context.stage.as_deref().unwrap_or_default();
+        Some(format!("https://{domain}/{stage}"))
+    }
+
+    async fn connection(&self, id: &ConnectionId) -> Result<Option<Connection>, StoreError> {
+        if let Some(connection) = self.cached(id) {
+            return Ok(Some(connection));
+        }
+        let connection = self.store.get_connection(id).await?;
+        if let Some(connection) = &connection {
+            self.remember(connection.clone());
+        }
+        Ok(connection)
+    }
+
+    fn cached(&self, id: &ConnectionId) -> Option<Connection> {
+        self.lock_cache().get(id).cloned()
+    }
+
+    fn remember(&self, connection: Connection) {
+        let mut cache = self.lock_cache();
+        if cache.len() >= CONNECTION_CACHE_LIMIT {
+            cache.clear();
+        }
+        cache.insert(connection.id.clone(), connection);
+    }
+
+    fn forget(&self, id: &ConnectionId) -> Option<Connection> {
+        self.lock_cache().remove(id)
+    }
+
+    fn lock_cache(&self) -> std::sync::MutexGuard<'_, HashMap<ConnectionId, Connection>> {
+        self.connections
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+    }
+}
+
+fn name_taken(bound: &str, room: &Room) -> Handled {
+    let message = format!("this connection plays as {bound:?}; open a new connection to use another name");
+    Handled::reply(error_frame("name_taken", &message), "name_taken", room)
+}
+
+/// How an answer was judged: the log outcome and an optional notice for the sender.
+fn verdict_reply(verdict: &Verdict) -> (&'static str, Option<String>) {
+    match verdict {
+        Verdict::Correct { .. } => ("correct", None),
+        Verdict::NotSyllables | Verdict::WrongPattern => ("chat", None),
+        Verdict::NotAWord => (
+            "not_a_word",
+            Some(notice_frame("not_a_word", "that fits the pattern but is not in the dictionary")),
+        ),
+        Verdict::AlreadyAnswered => (
+            "already_answered",
+            Some(notice_frame("already_answered", "that word was already answered")),
+        ),
+        Verdict::Vote(outcome) => {
+            let (outcome, reply) = vote_reply(outcome);
+            (outcome, Some(reply))
+        }
+    }
+}
+
+fn vote_reply(outcome: &VoteOutcome) -> (&'static str, String) {
+    match outcome {
+        VoteOutcome::Counted { votes, needed } => (
+            "vote_counted",
+            notice_frame("vote_counted", &format!("vote counted: {votes} of {needed} needed")),
+        ),
+        VoteOutcome::Passed => ("vote_passed", notice_frame("vote_passed", "the vote passed")),
+        VoteOutcome::AlreadyVoted => (
+            "already_voted",
+            notice_frame("already_voted", "you already voted this round"),
+        ),
+        VoteOutcome::NothingToReveal => (
+            "nothing_to_reveal",
+            notice_frame("nothing_to_reveal", "every syllable a hint can show is shown"),
+        ),
+    }
+}
+
+/// The event's request time, or the system clock if the event has none.
+fn event_time(request_time_epoch: i64) -> Millis {
+    match u64::try_from(request_time_epoch) {
+        Ok(ms) if ms > 0 => ms,
+        _ => SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+            .unwrap_or(0),
+    }
+}

@@ -1,0 +1,13 @@
+//! The adapter between API Gateway's WebSocket API and the chosung quiz.
+//!
+//! This is the only crate that knows the wire protocol ([`protocol`]) and API Gateway
+//! ([`handler`], [`broadcast`]). It parses events, asks [`quiz_core`] what they mean, persists
+//! through [`quiz_store`], and posts what changed to the room. It decides no game rule itself.
+//!
+//! The `bootstrap` binary runs [`handler::App`] under `lambda_runtime`.
+
+pub mod broadcast;
+pub mod config;
+pub mod handler;
+pub mod logging;
+pub mod protocol;

@@ -1,0 +1,372 @@
+//! Every fixture event through the real handler, with the embedded store and a poster that
+//! records what each connection receives.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
+use aws_lambda_events::encodings::Body;
+use lambda_runtime::{Context, LambdaEvent};
+use quiz_core::game::{GameConfig, Rules};
+use quiz_core::words::{parse_word_list, WordBank};
+use quiz_lambda::broadcast::{ConnectionPoster, PostError};
+use quiz_lambda::handler::App;
+use quiz_store::{ConnectionId, MemoryStore, Room, Store};
+use serde_json::Value;
+
+const MINJI: &str = "L0SM9cOFvHcCIhw=";
+const JUNHO: &str = "L0SN4dLfPHcCJ2Q=";
+const ENDPOINT: &str = "https://k3x9q2w7ab.execute-api.ap-northeast-2.amazonaws.com/dev";
+
+/// Records posts; connections in `gone` answer 410.
+#[derive(Default)]
+struct RecordingPoster {
+    posts: Mutex<Vec<(String, String, String)>>,
+    gone: Mutex<HashSet<String>>,
+}
+
+impl RecordingPoster {
+    fn frames_to(&self, id: &str) -> Vec<Value> {
+        self.posts
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(_, to, _)| to == id)
+            .map(|(_, _, frame)| serde_json::from_str(frame).unwrap())
+            .collect()
+    }
+
+    fn clear(&self) {
+        self.posts.lock().unwrap().clear();
+    }
+
+    fn count(&self) -> usize {
+        self.posts.lock().unwrap().len()
+    }
+}
+
+impl ConnectionPoster for RecordingPoster {
+    async fn post(&self, endpoint: &str, id: &ConnectionId, frame: &str) -> Result<(), PostError> {
+        if self.gone.lock().unwrap().contains(&id.0) {
+            return Err(PostError::Gone);
+        }
+        self.posts
+            .lock()
+            .unwrap()
+            .push((endpoint.to_owned(), id.0.clone(), frame.to_owned()));
+        Ok(())
+    }
+}
+
+fn fixture(name: &str) -> ApiGatewayWebsocketProxyRequest {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/events").join(name);
+    let text = std::fs::read_to_string(&path).unwrap();
+    serde_json::from_str(&text).unwrap_or_else(|err| panic!("{name}: {err}"))
+}
+
+/// The fixture as sent by another connection (and, optionally, another player name).
+fn from(mut event: ApiGatewayWebsocketProxyRequest, id: &str) -> ApiGatewayWebsocketProxyRequest {
+    event.request_context.connection_id = Some(id.to_owned());
+    event
+}
+
+fn with_body(mut event: ApiGatewayWebsocketProxyRequest, body: &str) -> ApiGatewayWebsocketProxyRequest {
+    event.body = Some(body.to_owned());
+    event
+}
+
+/// Rounds of pattern ㅅㄹ: two questions of that pattern and extra dictionary words.
+fn rules() -> Rules {
+    let bank = WordBank::new(
+        parse_word_list("q.txt", "사람\n소리\n").unwrap(),
+        parse_word_list("d.txt", "사랑\n서랍\n").unwrap(),
+    )
+    .unwrap();
+    Rules::new(bank, GameConfig::default())
+}
+
+fn app() -> App<MemoryStore, RecordingPoster> {
+    App::new(MemoryStore::new(), RecordingPoster::default(), rules(), None)
+}
+
+async fn send(
+    app: &App<MemoryStore, RecordingPoster>,
+    event: ApiGatewayWebsocketProxyRequest,
+) -> ApiGatewayProxyResponse {
+    app.handle(LambdaEvent::new(event, Context::default()))
+        .await
+        .expect("the handler never fails an invocation")
+}
+
+fn body(response: &ApiGatewayProxyResponse) -> Option<Value> {
+    match &response.body {
+        Some(Body::Text(text)) => Some(serde_json::from_str(text).unwrap()),
+        None => None,
+        other => panic!("unexpected body {other:?}"),
+    }
+}
+
+/// Both players connected to room `general`.
+async fn two_players(app: &App<MemoryStore, RecordingPoster>) {
+    let minji = send(app, fixture("connect.json")).await;
+    assert_eq!(minji.status_code, 200);
+    let mut junho = from(fixture("connect.json"), JUNHO);
+    junho.query_string_parameters = "room=general".parse().unwrap();
+    assert_eq!(send(app, junho).await.status_code, 200);
+}
+
+fn assert_is_state(frame: &Value) {
+    assert!(frame["id"].is_u64(), "{frame}");
+    assert!(frame["nowConsonant"].is_string(), "{frame}");
+    assert!(frame["nowWordIdx"].is_u64(), "{frame}");
+    assert!(frame["answeredWords"].is_string(), "{frame}");
+    assert!(frame.get("username").is_none() || frame.get("content").is_none());
+}
+
+#[tokio::test]
+async fn every_fixture_deserializes() {
+    for entry in std::fs::read_dir(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/events")).unwrap() {
+        let name = entry.unwrap().file_name().into_string().unwrap();
+        let event = fixture(&name);
+        let context = &event.request_context;
+        assert!(context.connection_id.is_some(), "{name}");
+        assert!(context.route_key.is_some() && context.event_type.is_some(), "{name}");
+        assert!(context.domain_name.is_some() && context.stage.is_some(), "{name}");
+        assert!(context.request_time_epoch > 0 && context.connected_at > 0, "{name}");
+        assert!(context.identity.source_ip.is_some(), "{name}");
+    }
+}
+
+#[tokio::test]
+async fn connect_records_the_connection_with_its_room_and_name() {
+    let app = app();
+    let response = send(&app, fixture("connect.json")).await;
+    assert_eq!(response.status_code, 200);
+    let row = app
+        .store()
+        .get_connection(&ConnectionId(MINJI.into()))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.room, Room("general".into()));
+    assert_eq!(row.username.as_deref(), Some("민지"));
+    assert_eq!(row.connected_at, 1_795_304_317_000);
+    assert!(row.expires_at >= 1_795_304_317 + 2 * 3600);
+}
+
+#[tokio::test]
+async fn connect_refuses_bad_names_and_rooms() {
+    let app = app();
+    for query in ["username=", "room=", "username=%07bell", &format!("username={}", "x".repeat(10_000))] {
+        let mut event = fixture("connect.json");
+        event.query_string_parameters = query.parse().unwrap();
+        let response = send(&app, event).await;
+        assert_eq!(response.status_code, 400, "{query}");
+    }
+    assert!(app
+        .store()
+        .get_connection(&ConnectionId(MINJI.into()))
+        .await
+        .unwrap()
+        .is_none());
+}
+
+#[tokio::test]
+async fn start_replies_with_the_state_to_the_sender_only() {
+    let app = app();
+    two_players(&app).await;
+    let response = send(&app, fixture("message-start.json")).await;
+    // The game did not exist yet: creating it is a change, so the state goes to the room.
+    assert_eq!(body(&response), None);
+    for id in [MINJI, JUNHO] {
+        let frames = app.poster().frames_to(id);
+        assert_eq!(frames.len(), 1);
+        assert_is_state(&frames[0]);
+        assert_eq!(frames[0]["nowConsonant"], "ㅅㄹ");
+    }
+    app.poster().clear();
+
+    // Once the game exists, start! is answered through the route response alone.
+    let response = send(&app, fixture("message-start.json")).await;
+    let state = body(&response).unwrap();
+    assert_is_state(&state);
+    assert_eq!(state["nowConsonant"], "ㅅㄹ");
+    assert_eq!(state["room"], "general");
+    assert_eq!(app.poster().count(), 0);
+}
+
+#[tokio::test]
+async fn a_chat_reaches_everyone_in_the_room_and_is_stored() {
+    let app = app();
+    two_players(&app).await;
+    send(&app, fixture("message-start.json")).await;
+    app.poster().clear();
+
+    let response = send(&app, fixture("message-chat.json")).await;
+    assert_eq!(body(&response), None);
+    for id in [MINJI, JUNHO] {
+        let frames = app.poster().frames_to(id);
+        assert_eq!(frames, [serde_json::json!({"username": "민지", "content": "안녕하세요 ㅋㅋ"})]);
+    }
+    let posts = app.poster().posts.lock().unwrap().clone();
+    assert!(posts.iter().all(|(endpoint, _, _)| endpoint == ENDPOINT));
+    let history = app
+        .store()
+        .recent_chat(&Room("general".into()), 10)
+        .await
+        .unwrap();
+    assert_eq!(history.len(), 1);
+    assert_eq!(history[0].content, "안녕하세요 ㅋㅋ");
+    assert!(!history[0].correct);
+}
+
+#[tokio::test]
+async fn a_correct_answer_broadcasts_the_chat_then_the_new_state() {
+    let app = app();
+    two_players(&app).await;
+    send(&app, fixture("message-start.json")).await;
+    app.poster().clear();
+
+    let response = send(&app, fixture("message-correct-answer.json")).await;
+    assert_eq!(body(&response), None);
+    for id in [MINJI, JUNHO] {
+        let frames = app.poster().frames_to(id);
+        assert_eq!(frames.len(), 2, "{frames:?}");
+        assert_eq!(frames[0], serde_json::json!({"username": "민지", "content": "사랑"}));
+        assert_is_state(&frames[1]);
+        assert_eq!(frames[1]["answeredWords"], "사랑");
+        assert_eq!(frames[1]["round"], 2);
+        assert_eq!(frames[1]["scores"]["민지"], 1);
+        assert_eq!(frames[1]["previous"]["winner"], "민지");
+    }
+    let history = app
+        .store()
+        .recent_chat(&Room("general".into()), 10)
+        .await
+        .unwrap();
+    assert!(history[0].correct);
+
+    // The same word again is refused: a notice to the sender, the chat to everyone, no state.
+    app.poster().clear();
+    let mut again = from(fixture("message-correct-answer.json"), JUNHO);
+    again.body = Some(r#"{"username":"준호","content":"사랑"}"#.into());
+    let response = send(&app, again).await;
+    let notice = body(&response).unwrap();
+    assert_eq!(notice["type"], "notice");
+    assert_eq!(notice["code"], "already_answered");
+    assert_eq!(app.poster().frames_to(MINJI).len(), 1);
+}
+
+#[tokio::test]
+async fn decomposed_answers_count() {
+    let app = app();
+    two_players(&app).await;
+    send(&app, fixture("message-start.json")).await;
+    app.poster().clear();
+    let nfd = quiz_core::hangul::decompose("서랍");
+    let event = with_body(
+        fixture("message-correct-answer.json"),
+        &serde_json::json!({"username": "민지", "content": nfd}).to_string(),
+    );
+    send(&app, event).await;
+    let frames = app.poster().frames_to(JUNHO);
+    assert_eq!(frames[1]["answeredWords"], "서랍");
+}
+
+#[tokio::test]
+async fn bad_frames_get_an_error_and_change_nothing() {
+    let app = app();
+    two_players(&app).await;
+    send(&app, fixture("message-correct-answer.json")).await;
+    app.poster().clear();
+    let before = app.store().load_game(&Room("general".into())).await.unwrap();
+
+    let start = fixture("message-start.json");
+    let cases = [
+        (fixture("message-broken-json.json"), "malformed_json"),
+        (fixture("message-oversized.json"), "too_large"),
+        (with_body(start.clone(), "[1,2,3]"), "not_an_object"),
+        (with_body(start.clone(), "null"), "not_an_object"),
+        (with_body(start.clone(), r#"{"username":5,"content":"사랑"}"#), "wrong_type"),
+        (with_body(start.clone(), r#"{"username":"민지"}"#), "missing_field"),
+        (with_body(start.clone(), r#"{"username":"민지","content":"  "}"#), "invalid_content"),
+        (with_body(start.clone(), r#"{"username":"민지","content":"a\u0000b"}"#), "invalid_content"),
+        (with_body(start.clone(), r#"{"username":"준호","content":"사랑"}"#), "name_taken"),
+        (with_body(start.clone(), r#"{"action":"fly"}"#), "unknown_action"),
+        (with_body(start.clone(), r#"{"action":"join","username":"민지","room":"other"}"#), "room_mismatch"),
+    ];
+    for (event, code) in cases {
+        let response = send(&app, event).await;
+        assert_eq!(response.status_code, 200);
+        let frame = body(&response).unwrap();
+        assert_eq!(frame["type"], "error", "{code}: {frame}");
+        assert_eq!(frame["code"], code, "{frame}");
+        assert!(frame["message"].as_str().is_some_and(|m| !m.is_empty()));
+    }
+    let mut binary = fixture("message-start.json");
+    binary.is_base64_encoded = true;
+    assert_eq!(body(&send(&app, binary).await).unwrap()["code"], "binary_frame");
+
+    assert_eq!(app.poster().count(), 0, "nobody else saw anything");
+    let after = app.store().load_game(&Room("general".into())).await.unwrap();
+    assert_eq!(before, after);
+    let history = app.store().recent_chat(&Room("general".into()), 10).await.unwrap();
+    assert_eq!(history.len(), 1, "the earlier line is still there");
+}
+
+#[tokio::test]
+async fn a_gone_connection_is_removed_and_the_rest_still_receive() {
+    let app = app();
+    two_players(&app).await;
+    app.poster().gone.lock().unwrap().insert(JUNHO.into());
+    send(&app, fixture("message-chat.json")).await;
+    assert!(!app.poster().frames_to(MINJI).is_empty());
+    let room = app.store().room_connections(&Room("general".into())).await.unwrap();
+    assert_eq!(room, [ConnectionId(MINJI.into())]);
+}
+
+#[tokio::test]
+async fn disconnect_removes_the_row() {
+    let app = app();
+    two_players(&app).await;
+    let response = send(&app, fixture("disconnect.json")).await;
+    assert_eq!(response.status_code, 200);
+    let room = app.store().room_connections(&Room("general".into())).await.unwrap();
+    assert_eq!(room, [ConnectionId(JUNHO.into())]);
+    // A message from the vanished connection is told to reconnect.
+    let response = send(&app, fixture("message-chat.json")).await;
+    assert_eq!(body(&response).unwrap()["code"], "not_connected");
+}
+
+#[tokio::test]
+async fn votes_history_and_join() {
+    let app = app();
+    two_players(&app).await;
+    send(&app, fixture("message-chat.json")).await;
+
+    // Junho has no name yet: voting needs one.
+    let junho_hint = from(with_body(fixture("message-start.json"), r#"{"action":"hint"}"#), JUNHO);
+    assert_eq!(body(&send(&app, junho_hint.clone()).await).unwrap()["code"], "join_first");
+    let join = from(
+        with_body(fixture("message-start.json"), r#"{"action":"join","username":"준호","room":"general"}"#),
+        JUNHO,
+    );
+    let state = body(&send(&app, join).await).unwrap();
+    assert_is_state(&state);
+
+    app.poster().clear();
+    let vote = body(&send(&app, junho_hint).await).unwrap();
+    assert_eq!(vote["code"], "vote_counted");
+    assert_eq!(app.poster().frames_to(MINJI)[0]["hintVotes"], 1);
+    let minji_hint = with_body(fixture("message-start.json"), r#"{"action":"hint"}"#);
+    assert_eq!(body(&send(&app, minji_hint).await).unwrap()["code"], "vote_passed");
+    let frames = app.poster().frames_to(MINJI);
+    assert_eq!(frames.last().unwrap()["hintLevel"], 1);
+    assert_ne!(frames.last().unwrap()["nowConsonant"], "ㅅㄹ");
+
+    let history = with_body(fixture("message-start.json"), r#"{"action":"history","limit":5}"#);
+    let history = body(&send(&app, history).await).unwrap();
+    assert_eq!(history["type"], "history");
+    assert_eq!(history["lines"][0]["content"], "안녕하세요 ㅋㅋ");
+}

@@ -1,0 +1,730 @@
+//! [`DynamoStore`]: the three tables on DynamoDB.
+//!
+//! Every method is one request on the common path, and every write that could lose a race says
+//! so in a condition instead of reading first: a game save is conditional on the version, a
+//! username binding on the name not being set, a chat line on its key being new. DynamoDB then
+//! decides the race atomically, and a loser learns it from `ConditionalCheckFailedException`.
+//!
+//! Items are written attribute by attribute (so the tables stay readable in the console and
+//! queryable by key), except the game state, which is one map written by `serde_dynamo` from
+//! [`Game`]'s serde form. Everything read back is checked: an item that does not parse is
+//! [`StoreError::Corrupt`] naming the table and key, never a panic.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use aws_sdk_dynamodb::client::Waiters;
+use aws_sdk_dynamodb::config::http::HttpResponse;
+use aws_sdk_dynamodb::error::{BuildError, DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
+    KeyType, Projection, ProjectionType, ReturnValue, ReturnValuesOnConditionCheckFailure,
+    ScalarAttributeType, TimeToLiveSpecification, TimeToLiveStatus,
+};
+use aws_sdk_dynamodb::Client;
+use quiz_core::game::Game;
+
+use crate::schema::{table_specs, TableSpec};
+use crate::{
+    chat_key_suffix, chat_sort_key, Binding, ChatLine, Connection, ConnectionId, NewChatLine, Room,
+    Store, StoreError, TableNames, ROOM_INDEX,
+};
+
+/// The environment variable that points the store at another endpoint, such as DynamoDB Local
+/// (`http://localhost:8000`).
+pub const ENDPOINT_ENV: &str = "DYNAMODB_ENDPOINT";
+
+/// How many fresh suffixes [`Store::append_chat`] tries when a chat key is already taken. One
+/// collision of 32 random bits within a millisecond is already unlikely; four in a row means
+/// something else is wrong.
+const CHAT_KEY_ATTEMPTS: usize = 4;
+
+/// How long [`create_tables`] waits for a new table to become active (seconds on DynamoDB Local,
+/// usually well under a minute on AWS).
+const TABLE_ACTIVE_TIMEOUT: Duration = Duration::from_secs(300);
+
+type Item = HashMap<String, AttributeValue>;
+
+/// The store on DynamoDB. Cloning is cheap and clones share the client's connection pool.
+#[derive(Debug, Clone)]
+pub struct DynamoStore {
+    client: Client,
+    tables: TableNames,
+}
+
+impl DynamoStore {
+    /// A store configured from the environment: credentials and region from the usual AWS
+    /// chain (in Lambda, the function's role), the endpoint from [`ENDPOINT_ENV`] when it is
+    /// set, and table names from [`TableNames::from_env`].
+    ///
+    /// With an endpoint override and no configured region, the region defaults to `us-east-1`:
+    /// DynamoDB Local accepts any region, but the SDK refuses to sign a request without one.
+    /// DynamoDB Local also needs some credentials, any will do (`AWS_ACCESS_KEY_ID=local`,
+    /// `AWS_SECRET_ACCESS_KEY=local`).
+    pub async fn from_env() -> Self {
+        let endpoint = std::env::var(ENDPOINT_ENV)
+            .ok()
+            .filter(|endpoint| !endpoint.trim().is_empty());
+        let shared = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .load()
+            .await;
+        let mut config = aws_sdk_dynamodb::config::Builder::from(&shared);
+        if let Some(endpoint) = endpoint {
+            config = config.endpoint_url(endpoint.trim());
+            if shared.region().is_none() {
+                config = config.region(aws_sdk_dynamodb::config::Region::from_static("us-east-1"));
+            }
+        }
+        DynamoStore::new(Client::from_conf(config.build()), TableNames::from_env())
+    }
+
+    /// A store using `client` and the tables named by `tables`.
+    pub fn new(client: Client, tables: TableNames) -> Self {
+        DynamoStore { client, tables }
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn table_names(&self) -> &TableNames {
+        &self.tables
+    }
+
+    /// Creates this store's tables if they do not exist; see [`create_tables`].
+    pub async fn create_tables(&self) -> Result<(), StoreError> {
+        create_tables(&self.client, &self.tables).await
+    }
+}
+
+/// Creates the `User`, `Chat` and `Game` tables as [`table_specs`] describes them (the same
+/// keys, index, TTL and billing as `infra/template.yaml`), waits until they are active, and
+/// enables TTL where the spec has it.
+///
+/// Idempotent: a table that already exists is left as it is (its schema is not checked), and
+/// TTL already enabled on the right attribute is fine. Meant for DynamoDB Local, tests and
+/// first runs; in AWS the CloudFormation template owns the tables.
+pub async fn create_tables(client: &Client, tables: &TableNames) -> Result<(), StoreError> {
+    let specs = table_specs(tables);
+    // Create all three before waiting for any, so AWS builds them in parallel.
+    for spec in &specs {
+        create_table(client, spec).await?;
+    }
+    for spec in &specs {
+        client
+            .wait_until_table_exists()
+            .table_name(&spec.name)
+            .wait(TABLE_ACTIVE_TIMEOUT)
+            .await
+            .map_err(|err| {
+                StoreError::Unavailable(format!(
+                    "table {} did not become active within {TABLE_ACTIVE_TIMEOUT:?}: {}",
+                    spec.name,
+                    DisplayErrorContext(&err)
+                ))
+            })?;
+        if let Some(attribute) = spec.ttl_attribute {
+            enable_ttl(client, &spec.name, attribute).await?;
+        }
+    }
+    Ok(())
+}
+
+async fn create_table(client: &Client, spec: &TableSpec) -> Result<(), StoreError> {
+    let built = |err: BuildError| {
+        StoreError::Backend(format!(
+            "cannot build the CreateTable request for {}: {err}",
+            spec.name
+        ))
+    };
+    let key_schema = |partition: &str, sort: Option<&str>| {
+        [
+            Some((partition, KeyType::Hash)),
+            sort.map(|s| (s, KeyType::Range)),
+        ]
+        .into_iter()
+        .flatten()
+        .map(|(name, key_type)| {
+            KeySchemaElement::builder()
+                .attribute_name(name)
+                .key_type(key_type)
+                .build()
+        })
+        .collect::<Result<Vec<_>, _>>()
+    };
+    let attributes = spec
+        .attribute_definitions()
+        .into_iter()
+        .map(|attribute| {
+            AttributeDefinition::builder()
+                .attribute_name(attribute.name)
+                .attribute_type(ScalarAttributeType::from(attribute.attribute_type))
+                .build()
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(built)?;
+    let indexes = spec
+        .indexes
+        .iter()
+        .map(|index| {
+            GlobalSecondaryIndex::builder()
+                .index_name(index.name)
+                .set_key_schema(Some(key_schema(
+                    index.partition_key.name,
+                    index.sort_key.map(|key| key.name),
+                )?))
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::from(index.projection_type))
+                        .build(),
+                )
+                .build()
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(built)?;
+    let result = client
+        .create_table()
+        .table_name(&spec.name)
+        .billing_mode(BillingMode::from(spec.billing_mode))
+        .set_attribute_definitions(Some(attributes))
+        .set_key_schema(Some(
+            key_schema(spec.partition_key.name, spec.sort_key.map(|key| key.name))
+                .map_err(built)?,
+        ))
+        .set_global_secondary_indexes((!indexes.is_empty()).then_some(indexes))
+        .send()
+        .await;
+    match result {
+        Ok(_) => Ok(()),
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_resource_in_use_exception()) =>
+        {
+            Ok(())
+        }
+        Err(err) => Err(sdk_error(format!("CreateTable {}", spec.name), err)),
+    }
+}
+
+async fn enable_ttl(client: &Client, table: &str, attribute: &str) -> Result<(), StoreError> {
+    let described = client
+        .describe_time_to_live()
+        .table_name(table)
+        .send()
+        .await
+        .map_err(|err| sdk_error(format!("DescribeTimeToLive {table}"), err))?;
+    if let Some(current) = described.time_to_live_description() {
+        let status = current.time_to_live_status();
+        let on = matches!(
+            status,
+            Some(TimeToLiveStatus::Enabled | TimeToLiveStatus::Enabling)
+        );
+        match current.attribute_name() {
+            Some(name) if on && name == attribute => return Ok(()),
+            Some(name) if on => {
+                return Err(StoreError::Backend(format!(
+                    "table {table} expires rows by {name:?}, but the store writes {attribute:?}; \
+                     disable TTL on the table or recreate it"
+                )))
+            }
+            _ => {}
+        }
+    }
+    let spec = TimeToLiveSpecification::builder()
+        .attribute_name(attribute)
+        .enabled(true)
+        .build()
+        .map_err(|err| StoreError::Backend(format!("cannot build the TTL request: {err}")))?;
+    client
+        .update_time_to_live()
+        .table_name(table)
+        .time_to_live_specification(spec)
+        .send()
+        .await
+        .map_err(|err| sdk_error(format!("UpdateTimeToLive {table}"), err))?;
+    Ok(())
+}
+
+/// Error codes that mean "not now" rather than "not this request".
+const RETRYABLE_CODES: &[&str] = &[
+    "ThrottlingException",
+    "ProvisionedThroughputExceededException",
+    "RequestLimitExceeded",
+    "InternalServerError",
+    "ServiceUnavailable",
+    "LimitExceededException",
+    "ReplicatedWriteConflictException",
+    "TransactionConflictException",
+];
+
+/// Sorts an SDK error into [`StoreError::Unavailable`] (throttling, 5xx, timeouts, no
+/// connection: the same request may work later) or [`StoreError::Backend`] (a bad request,
+/// missing table, wrong credentials: someone has to fix something). The text carries the whole
+/// error chain, which is where the SDK puts the useful part ("connection refused", the
+/// service's own message).
+fn sdk_error<E>(operation: String, err: SdkError<E, HttpResponse>) -> StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let retryable = match &err {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => true,
+        SdkError::ResponseError(context) => context.raw().status().is_server_error(),
+        SdkError::ServiceError(context) => {
+            context.raw().status().is_server_error()
+                || context
+                    .err()
+                    .code()
+                    .is_some_and(|code| RETRYABLE_CODES.contains(&code))
+        }
+        _ => false,
+    };
+    let text = format!("{operation}: {}", DisplayErrorContext(&err));
+    if retryable {
+        StoreError::Unavailable(text)
+    } else {
+        StoreError::Backend(text)
+    }
+}
+
+fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+fn n(value: u64) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+fn now_millis() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| {
+            u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX)
+        })
+}
+
+/// Reads typed attributes out of an item, turning every surprise into [`StoreError::Corrupt`]
+/// for this table and key.
+struct Reader<'a> {
+    item: &'a Item,
+    table: &'a str,
+    key: String,
+}
+
+impl<'a> Reader<'a> {
+    fn new(item: &'a Item, table: &'a str, key: impl Into<String>) -> Self {
+        Reader {
+            item,
+            table,
+            key: key.into(),
+        }
+    }
+
+    fn corrupt(&self, reason: impl Into<String>) -> StoreError {
+        StoreError::Corrupt {
+            table: self.table.to_owned(),
+            key: self.key.clone(),
+            reason: reason.into(),
+        }
+    }
+
+    fn optional_string(&self, name: &str) -> Result<Option<String>, StoreError> {
+        match self.item.get(name) {
+            None | Some(AttributeValue::Null(_)) => Ok(None),
+            Some(AttributeValue::S(value)) => Ok(Some(value.clone())),
+            Some(other) => Err(self.corrupt(format!(
+                "attribute {name} should be a string (S), found {other:?}"
+            ))),
+        }
+    }
+
+    fn string(&self, name: &str) -> Result<String, StoreError> {
+        self.optional_string(name)?
+            .ok_or_else(|| self.corrupt(format!("attribute {name} is missing")))
+    }
+
+    fn optional_number<T: FromStr>(&self, name: &str) -> Result<Option<T>, StoreError> {
+        match self.item.get(name) {
+            None | Some(AttributeValue::Null(_)) => Ok(None),
+            Some(AttributeValue::N(text)) => text.parse().map(Some).map_err(|_| {
+                self.corrupt(format!(
+                    "attribute {name} should be a whole number in range, found {text}"
+                ))
+            }),
+            Some(other) => Err(self.corrupt(format!(
+                "attribute {name} should be a number (N), found {other:?}"
+            ))),
+        }
+    }
+
+    fn number<T: FromStr>(&self, name: &str) -> Result<T, StoreError> {
+        self.optional_number(name)?
+            .ok_or_else(|| self.corrupt(format!("attribute {name} is missing")))
+    }
+
+    fn boolean(&self, name: &str) -> Result<bool, StoreError> {
+        match self.item.get(name) {
+            None => Ok(false),
+            Some(AttributeValue::Bool(value)) => Ok(*value),
+            Some(other) => Err(self.corrupt(format!(
+                "attribute {name} should be a boolean (BOOL), found {other:?}"
+            ))),
+        }
+    }
+}
+
+fn connection_item(connection: &Connection) -> Item {
+    let mut item = Item::from([
+        ("connectionId".to_owned(), s(&connection.id.0)),
+        ("room".to_owned(), s(&connection.room.0)),
+        ("connectedAt".to_owned(), n(connection.connected_at)),
+        ("expiresAt".to_owned(), n(connection.expires_at)),
+    ]);
+    if let Some(username) = &connection.username {
+        item.insert("username".to_owned(), s(username));
+    }
+    item
+}
+
+fn connection_from_item(table: &str, item: &Item) -> Result<Connection, StoreError> {
+    let key = match item.get("connectionId") {
+        Some(AttributeValue::S(id)) => id.clone(),
+        _ => "(unknown connectionId)".to_owned(),
+    };
+    let read = Reader::new(item, table, key);
+    Ok(Connection {
+        id: ConnectionId(read.string("connectionId")?),
+        room: Room(read.string("room")?),
+        username: read.optional_string("username")?,
+        connected_at: read.number("connectedAt")?,
+        expires_at: read.number("expiresAt")?,
+    })
+}
+
+fn chat_from_item(table: &str, item: &Item) -> Result<ChatLine, StoreError> {
+    let part = |name: &str| match item.get(name) {
+        Some(AttributeValue::S(value)) => value.clone(),
+        _ => "?".to_owned(),
+    };
+    let read = Reader::new(item, table, format!("{}/{}", part("room"), part("sentAt")));
+    Ok(ChatLine {
+        room: Room(read.string("room")?),
+        sent_at: read.string("sentAt")?,
+        username: read.string("username")?,
+        content: read.string("content")?,
+        connection_id: ConnectionId(read.string("connectionId")?),
+        correct: read.boolean("correct")?,
+        expires_at: read.optional_number("expiresAt")?,
+    })
+}
+
+fn game_from_item(table: &str, room: &Room, item: &Item) -> Result<Game, StoreError> {
+    let read = Reader::new(item, table, room.to_string());
+    let version: u64 = read.number("version")?;
+    let state = match item.get("state") {
+        Some(AttributeValue::M(state)) => state.clone(),
+        Some(other) => {
+            return Err(read.corrupt(format!(
+                "attribute state should be a map (M), found {other:?}"
+            )))
+        }
+        None => return Err(read.corrupt("attribute state is missing")),
+    };
+    let game: Game = serde_dynamo::from_item(state)
+        .map_err(|err| read.corrupt(format!("attribute state is not a game: {err}")))?;
+    // The condition of the next save compares `version` with the state's own version; if they
+    // disagreed, every save would conflict forever, so say so now.
+    if game.version() != version {
+        return Err(read.corrupt(format!(
+            "attribute version is {version} but the state is at version {}",
+            game.version()
+        )));
+    }
+    Ok(game)
+}
+
+impl Store for DynamoStore {
+    async fn put_connection(&self, connection: &Connection) -> Result<(), StoreError> {
+        let table = &self.tables.user;
+        self.client
+            .put_item()
+            .table_name(table)
+            .set_item(Some(connection_item(connection)))
+            .send()
+            .await
+            .map_err(|err| sdk_error(format!("PutItem {table} {}", connection.id), err))?;
+        Ok(())
+    }
+
+    async fn get_connection(&self, id: &ConnectionId) -> Result<Option<Connection>, StoreError> {
+        let table = &self.tables.user;
+        let output = self
+            .client
+            .get_item()
+            .table_name(table)
+            .key("connectionId", s(&id.0))
+            // A message can follow its `$connect` within milliseconds.
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|err| sdk_error(format!("GetItem {table} {id}"), err))?;
+        output
+            .item()
+            .map(|item| connection_from_item(table, item))
+            .transpose()
+    }
+
+    async fn bind_username(
+        &self,
+        id: &ConnectionId,
+        username: &str,
+    ) -> Result<Binding, StoreError> {
+        let table = &self.tables.user;
+        // One request decides it: the condition refuses a missing row and a different name,
+        // and on refusal DynamoDB hands back the row as it was, which tells the two apart.
+        let result = self
+            .client
+            .update_item()
+            .table_name(table)
+            .key("connectionId", s(&id.0))
+            .update_expression("SET #username = :username")
+            .condition_expression(
+                "attribute_exists(#id) AND (attribute_not_exists(#username) OR #username = :username)",
+            )
+            .expression_attribute_names("#id", "connectionId")
+            .expression_attribute_names("#username", "username")
+            .expression_attribute_values(":username", s(username))
+            .return_values(ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(output) => match output.attributes() {
+                Some(item) => Ok(Binding::Bound(connection_from_item(table, item)?)),
+                None => Err(StoreError::Backend(format!(
+                    "UpdateItem {table} {id} succeeded but returned no attributes"
+                ))),
+            },
+            Err(err) => match err.as_service_error() {
+                Some(UpdateItemError::ConditionalCheckFailedException(refused)) => {
+                    match refused.item() {
+                        None => Err(StoreError::NotFound {
+                            table: table.clone(),
+                            key: id.to_string(),
+                        }),
+                        Some(item) => match connection_from_item(table, item)?.username {
+                            Some(bound) => Ok(Binding::Taken(bound)),
+                            // The row had no name, so the condition held; only a row that
+                            // changed under the request gets here. Asking again decides it.
+                            None => Err(StoreError::Unavailable(format!(
+                                "the row of connection {id} in {table} changed while binding \
+                                 its username; retry"
+                            ))),
+                        },
+                    }
+                }
+                _ => Err(sdk_error(format!("UpdateItem {table} {id}"), err)),
+            },
+        }
+    }
+
+    async fn remove_connection(&self, id: &ConnectionId) -> Result<(), StoreError> {
+        let table = &self.tables.user;
+        self.client
+            .delete_item()
+            .table_name(table)
+            .key("connectionId", s(&id.0))
+            .send()
+            .await
+            .map_err(|err| sdk_error(format!("DeleteItem {table} {id}"), err))?;
+        Ok(())
+    }
+
+    async fn room_connections(&self, room: &Room) -> Result<Vec<ConnectionId>, StoreError> {
+        let table = &self.tables.user;
+        let mut ids = Vec::new();
+        let mut start = None;
+        loop {
+            let output = self
+                .client
+                .query()
+                .table_name(table)
+                .index_name(ROOM_INDEX)
+                .key_condition_expression("#room = :room")
+                .expression_attribute_names("#room", "room")
+                .expression_attribute_values(":room", s(&room.0))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|err| sdk_error(format!("Query {table} {ROOM_INDEX} {room}"), err))?;
+            for item in output.items() {
+                match item.get("connectionId") {
+                    Some(AttributeValue::S(id)) => ids.push(ConnectionId(id.clone())),
+                    _ => {
+                        return Err(StoreError::Corrupt {
+                            table: format!("{table} ({ROOM_INDEX})"),
+                            key: room.to_string(),
+                            reason: "an index entry has no string connectionId".into(),
+                        })
+                    }
+                }
+            }
+            start = output.last_evaluated_key;
+            if start.is_none() {
+                return Ok(ids);
+            }
+        }
+    }
+
+    async fn append_chat(&self, line: &NewChatLine) -> Result<ChatLine, StoreError> {
+        let table = &self.tables.chat;
+        for _ in 0..CHAT_KEY_ATTEMPTS {
+            let stored = ChatLine {
+                room: line.room.clone(),
+                sent_at: chat_sort_key(line.sent_at, &chat_key_suffix()),
+                username: line.username.clone(),
+                content: line.content.clone(),
+                connection_id: line.connection_id.clone(),
+                correct: line.correct,
+                expires_at: line.expires_at,
+            };
+            let mut item = Item::from([
+                ("room".to_owned(), s(&stored.room.0)),
+                ("sentAt".to_owned(), s(&stored.sent_at)),
+                ("username".to_owned(), s(&stored.username)),
+                ("content".to_owned(), s(&stored.content)),
+                ("connectionId".to_owned(), s(&stored.connection_id.0)),
+                ("correct".to_owned(), AttributeValue::Bool(stored.correct)),
+            ]);
+            if let Some(expires_at) = stored.expires_at {
+                item.insert("expiresAt".to_owned(), n(expires_at));
+            }
+            let result = self
+                .client
+                .put_item()
+                .table_name(table)
+                .set_item(Some(item))
+                .condition_expression("attribute_not_exists(#sentAt)")
+                .expression_attribute_names("#sentAt", "sentAt")
+                .send()
+                .await;
+            match result {
+                Ok(_) => return Ok(stored),
+                Err(err)
+                    if err
+                        .as_service_error()
+                        .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+                {
+                    continue
+                }
+                Err(err) => {
+                    return Err(sdk_error(
+                        format!("PutItem {table} {}/{}", stored.room, stored.sent_at),
+                        err,
+                    ))
+                }
+            }
+        }
+        Err(StoreError::Backend(format!(
+            "PutItem {table} {}: {CHAT_KEY_ATTEMPTS} random chat keys in a row were taken",
+            line.room
+        )))
+    }
+
+    async fn recent_chat(&self, room: &Room, limit: usize) -> Result<Vec<ChatLine>, StoreError> {
+        let table = &self.tables.chat;
+        let mut lines = Vec::new();
+        let mut start = None;
+        // One page holds `limit` lines unless they exceed DynamoDB's 1 MB page; only then is a
+        // second request made.
+        while lines.len() < limit {
+            let wanted = i32::try_from(limit - lines.len()).unwrap_or(i32::MAX);
+            let output = self
+                .client
+                .query()
+                .table_name(table)
+                .key_condition_expression("#room = :room")
+                .expression_attribute_names("#room", "room")
+                .expression_attribute_values(":room", s(&room.0))
+                .scan_index_forward(false)
+                .limit(wanted)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|err| sdk_error(format!("Query {table} {room}"), err))?;
+            for item in output.items() {
+                lines.push(chat_from_item(table, item)?);
+            }
+            start = output.last_evaluated_key;
+            if start.is_none() {
+                break;
+            }
+        }
+        lines.truncate(limit);
+        lines.reverse();
+        Ok(lines)
+    }
+
+    async fn load_game(&self, room: &Room) -> Result<Option<Game>, StoreError> {
+        let table = &self.tables.game;
+        let output = self
+            .client
+            .get_item()
+            .table_name(table)
+            .key("room", s(&room.0))
+            // A stale read would only cost a conflict and a retry, but a strong read avoids it.
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|err| sdk_error(format!("GetItem {table} {room}"), err))?;
+        output
+            .item()
+            .map(|item| game_from_item(table, room, item))
+            .transpose()
+    }
+
+    async fn save_game(
+        &self,
+        room: &Room,
+        game: &Game,
+        expected_version: Option<u64>,
+    ) -> Result<(), StoreError> {
+        let table = &self.tables.game;
+        let state: Item = serde_dynamo::to_item(game).map_err(|err| {
+            StoreError::Backend(format!("cannot serialize the game of room {room}: {err}"))
+        })?;
+        let request = self
+            .client
+            .put_item()
+            .table_name(table)
+            .item("room", s(&room.0))
+            .item("version", n(game.version()))
+            .item("state", AttributeValue::M(state))
+            .item("updatedAt", n(now_millis()));
+        let request = match expected_version {
+            Some(expected) => request
+                .condition_expression("#version = :expected")
+                .expression_attribute_names("#version", "version")
+                .expression_attribute_values(":expected", n(expected)),
+            None => request
+                .condition_expression("attribute_not_exists(#room)")
+                .expression_attribute_names("#room", "room"),
+        };
+        match request.send().await {
+            Ok(_) => Ok(()),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Err(StoreError::Conflict {
+                    room: room.to_string(),
+                    expected: expected_version,
+                })
+            }
+            Err(err) => Err(sdk_error(format!("PutItem {table} {room}"), err)),
+        }
+    }
+}

@@ -1,0 +1,173 @@
+//! Where the chosung quiz keeps its facts: connections (`User`), chat lines (`Chat`) and each
+//! room's game (`Game`).
+//!
+//! On AWS Lambda nothing survives between invocations, so every fact lives in a table, and
+//! concurrency is decided here: two players answering in the same millisecond are two
+//! invocations racing on one game. [`Store::save_game`] writes only if the stored version is the
+//! one the new state was computed from, and [`update_game`] turns a lost race into a reload and
+//! a retry, so exactly one of them wins.
+//!
+//! Two implementations share one conformance suite: [`DynamoStore`] (DynamoDB) and
+//! [`MemoryStore`] (in-process, for local play with no AWS).
+//!
+//! [`table_specs`] describes the tables once; [`create_tables`] builds them from it (for
+//! DynamoDB Local and tests) and a test holds `infra/template.yaml` to the same description.
+//! With the `test-support` feature, `dynamodb_local` starts a DynamoDB Local for tests.
+
+use std::future::Future;
+
+use quiz_core::game::{Game, Millis};
+
+mod dynamo;
+mod keys;
+mod memory;
+mod schema;
+mod types;
+
+#[cfg(feature = "test-support")]
+pub mod dynamodb_local;
+
+pub use dynamo::{create_tables, DynamoStore, ENDPOINT_ENV};
+pub use keys::{chat_key_suffix, chat_sort_key, iso8601_millis};
+pub use memory::MemoryStore;
+pub use schema::{table_specs, IndexSpec, KeyAttribute, TableSpec};
+pub use types::*;
+
+/// The storage interface, shaped by what a WebSocket handler needs.
+///
+/// Every method is one round trip to the backend unless its doc says otherwise.
+pub trait Store: Send + Sync {
+    /// Records a new connection (overwriting a stale row with the same id).
+    fn put_connection(
+        &self,
+        connection: &Connection,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The connection's row, or `None` when it is gone (disconnected or expired).
+    fn get_connection(
+        &self,
+        id: &ConnectionId,
+    ) -> impl Future<Output = Result<Option<Connection>, StoreError>> + Send;
+
+    /// Binds a username to a connection that has none; binding the same name again is a no-op.
+    ///
+    /// Returns [`Binding::Taken`] with the bound name when the connection already has another
+    /// one, and [`StoreError::NotFound`] when the connection row does not exist.
+    fn bind_username(
+        &self,
+        id: &ConnectionId,
+        username: &str,
+    ) -> impl Future<Output = Result<Binding, StoreError>> + Send;
+
+    /// Removes a connection's row; removing a row that is not there is not an error.
+    fn remove_connection(
+        &self,
+        id: &ConnectionId,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The ids of every connection in a room (a query on the room index, never a scan).
+    fn room_connections(
+        &self,
+        room: &Room,
+    ) -> impl Future<Output = Result<Vec<ConnectionId>, StoreError>> + Send;
+
+    /// Appends a chat line; lines sent in the same millisecond never overwrite each other.
+    fn append_chat(
+        &self,
+        line: &NewChatLine,
+    ) -> impl Future<Output = Result<ChatLine, StoreError>> + Send;
+
+    /// The room's `limit` most recent chat lines, oldest first.
+    fn recent_chat(
+        &self,
+        room: &Room,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<ChatLine>, StoreError>> + Send;
+
+    /// The room's game, or `None` when the room has none yet.
+    fn load_game(
+        &self,
+        room: &Room,
+    ) -> impl Future<Output = Result<Option<Game>, StoreError>> + Send;
+
+    /// Saves `game` if the stored game's version is still `expected_version`, or, with
+    /// `expected_version == None`, if the room has no game yet.
+    ///
+    /// A lost race is [`StoreError::Conflict`]: reload, re-apply the event, and save again.
+    fn save_game(
+        &self,
+        room: &Room,
+        game: &Game,
+        expected_version: Option<u64>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// How many times [`update_game`] reloads after losing a race before it gives up.
+pub const MAX_GAME_ATTEMPTS: usize = 8;
+
+/// The result of [`update_game`]: what `apply` returned, and the game as saved (or as loaded,
+/// when `apply` changed nothing).
+#[derive(Debug, Clone)]
+pub struct Updated<T> {
+    pub outcome: T,
+    pub game: Game,
+    /// Whether `apply` changed the game (and it was saved).
+    pub changed: bool,
+}
+
+/// Loads a room's game (creating it with `new_game` when absent), applies an event, and saves
+/// the result conditionally, reloading and re-applying when another writer got there first.
+///
+/// `apply` must be a pure function of the game it is given: on a conflict it runs again on the
+/// fresh state. An unchanged game (same version) is not written. After
+/// [`MAX_GAME_ATTEMPTS`] lost races the last [`StoreError::Conflict`] is returned.
+pub async fn update_game<S, T>(
+    store: &S,
+    room: &Room,
+    new_game: impl Fn() -> Game,
+    mut apply: impl FnMut(&mut Game) -> T,
+) -> Result<Updated<T>, StoreError>
+where
+    S: Store + ?Sized,
+{
+    let mut last_conflict = None;
+    for _ in 0..MAX_GAME_ATTEMPTS {
+        let (mut game, expected) = match store.load_game(room).await? {
+            Some(game) => {
+                let version = game.version();
+                (game, Some(version))
+            }
+            None => (new_game(), None),
+        };
+        let before = game.version();
+        let outcome = apply(&mut game);
+        let changed = game.version() != before;
+        if !changed && expected.is_some() {
+            return Ok(Updated {
+                outcome,
+                game,
+                changed,
+            });
+        }
+        match store.save_game(room, &game, expected).await {
+            Ok(()) => {
+                return Ok(Updated {
+                    outcome,
+                    game,
+                    changed: true,
+                })
+            }
+            Err(err @ StoreError::Conflict { .. }) => last_conflict = Some(err),
+            Err(err) => return Err(err),
+        }
+    }
+    Err(last_conflict.unwrap_or_else(|| StoreError::Conflict {
+        room: room.to_string(),
+        expected: None,
+    }))
+}
+
+/// Seconds since the Unix epoch for a [`Millis`] timestamp (DynamoDB TTL attributes).
+pub fn epoch_seconds(now: Millis) -> u64 {
+    now / 1_000
+}

@@ -1,0 +1,166 @@
+//! [`MemoryStore`]: the three tables as maps in this process, for local play with no AWS and no
+//! Java.
+//!
+//! It keeps DynamoDB's semantics where callers can observe them: a game save is conditional on
+//! the version (so [`crate::update_game`] races the same way), binding a username is
+//! compare-and-set, chat keys are built by [`crate::chat_sort_key`] exactly as in DynamoDB, and
+//! removing a missing row is not an error. Each method takes one short lock and never holds it
+//! across an `.await`, so it is as atomic as one DynamoDB request and safe under many tokio
+//! tasks.
+//!
+//! Unlike DynamoDB, rows do not expire: a local server sees every disconnect, so stale
+//! connections do not pile up, and `expiresAt` is only recorded.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use quiz_core::game::Game;
+
+use crate::{
+    chat_key_suffix, chat_sort_key, Binding, ChatLine, Connection, ConnectionId, NewChatLine, Room,
+    Store, StoreError, TableNames,
+};
+
+/// The store in memory. Clones share the same tables.
+#[derive(Debug, Clone, Default)]
+pub struct MemoryStore {
+    tables: Arc<Mutex<Tables>>,
+    names: Arc<TableNames>,
+}
+
+#[derive(Debug, Default)]
+struct Tables {
+    users: HashMap<ConnectionId, Connection>,
+    /// Per room, lines by sort key: a BTreeMap is the Chat table's key order.
+    chat: HashMap<Room, BTreeMap<String, ChatLine>>,
+    games: HashMap<Room, Game>,
+}
+
+impl MemoryStore {
+    /// An empty store; errors name the tables by their default names.
+    pub fn new() -> Self {
+        MemoryStore::default()
+    }
+
+    /// An empty store whose errors name the tables as `names` does.
+    pub fn with_table_names(names: TableNames) -> Self {
+        MemoryStore {
+            tables: Arc::default(),
+            names: Arc::new(names),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Tables> {
+        // A panic while the lock is held cannot leave a half-written row (every method
+        // writes with a single map operation), so a poisoned lock is still consistent.
+        self.tables
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl Store for MemoryStore {
+    async fn put_connection(&self, connection: &Connection) -> Result<(), StoreError> {
+        self.lock()
+            .users
+            .insert(connection.id.clone(), connection.clone());
+        Ok(())
+    }
+
+    async fn get_connection(&self, id: &ConnectionId) -> Result<Option<Connection>, StoreError> {
+        Ok(self.lock().users.get(id).cloned())
+    }
+
+    async fn bind_username(
+        &self,
+        id: &ConnectionId,
+        username: &str,
+    ) -> Result<Binding, StoreError> {
+        let mut tables = self.lock();
+        let Some(connection) = tables.users.get_mut(id) else {
+            return Err(StoreError::NotFound {
+                table: self.names.user.clone(),
+                key: id.to_string(),
+            });
+        };
+        match &connection.username {
+            Some(bound) if bound != username => Ok(Binding::Taken(bound.clone())),
+            _ => {
+                connection.username = Some(username.to_owned());
+                Ok(Binding::Bound(connection.clone()))
+            }
+        }
+    }
+
+    async fn remove_connection(&self, id: &ConnectionId) -> Result<(), StoreError> {
+        self.lock().users.remove(id);
+        Ok(())
+    }
+
+    async fn room_connections(&self, room: &Room) -> Result<Vec<ConnectionId>, StoreError> {
+        let mut ids: Vec<ConnectionId> = self
+            .lock()
+            .users
+            .values()
+            .filter(|connection| connection.room == *room)
+            .map(|connection| connection.id.clone())
+            .collect();
+        // The room index's sort key is the connection id; keep the same order.
+        ids.sort();
+        Ok(ids)
+    }
+
+    async fn append_chat(&self, line: &NewChatLine) -> Result<ChatLine, StoreError> {
+        let mut tables = self.lock();
+        let lines = tables.chat.entry(line.room.clone()).or_default();
+        let sent_at = loop {
+            let key = chat_sort_key(line.sent_at, &chat_key_suffix());
+            if !lines.contains_key(&key) {
+                break key;
+            }
+        };
+        let stored = ChatLine {
+            room: line.room.clone(),
+            sent_at: sent_at.clone(),
+            username: line.username.clone(),
+            content: line.content.clone(),
+            connection_id: line.connection_id.clone(),
+            correct: line.correct,
+            expires_at: line.expires_at,
+        };
+        lines.insert(sent_at, stored.clone());
+        Ok(stored)
+    }
+
+    async fn recent_chat(&self, room: &Room, limit: usize) -> Result<Vec<ChatLine>, StoreError> {
+        let tables = self.lock();
+        let Some(lines) = tables.chat.get(room) else {
+            return Ok(Vec::new());
+        };
+        let mut recent: Vec<ChatLine> = lines.values().rev().take(limit).cloned().collect();
+        recent.reverse();
+        Ok(recent)
+    }
+
+    async fn load_game(&self, room: &Room) -> Result<Option<Game>, StoreError> {
+        Ok(self.lock().games.get(room).cloned())
+    }
+
+    async fn save_game(
+        &self,
+        room: &Room,
+        game: &Game,
+        expected_version: Option<u64>,
+    ) -> Result<(), StoreError> {
+        let mut tables = self.lock();
+        let stored_version = tables.games.get(room).map(Game::version);
+        if stored_version != expected_version {
+            return Err(StoreError::Conflict {
+                room: room.to_string(),
+                expected: expected_version,
+            });
+        }
+        tables.games.insert(room.clone(), game.clone());
+        Ok(())
+    }
+}

@@ -1,0 +1,443 @@
+//! The conformance suite: what every [`Store`] must do, run against each implementation by the
+//! [`conformance_suite!`] macro (see `memory.rs` and `dynamo.rs` beside this folder).
+//!
+//! Each check gets a store of its own with empty tables, so checks can use fixed room names.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use quiz_core::game::{Game, GameConfig, Rules, Verdict, VoteKind};
+use quiz_core::words::{parse_word_list, WordBank};
+use quiz_store::{
+    update_game, Binding, ChatLine, Connection, ConnectionId, NewChatLine, Room, Store, StoreError,
+    CONNECTION_TTL_SECS,
+};
+use tokio::sync::Barrier;
+
+/// 2100-01-01T00:00:00Z: a fixed clock, so tests replay exactly. It is in the future on
+/// purpose: DynamoDB Local really deletes rows whose `expiresAt` has passed (a background sweep,
+/// as in AWS), so rows stamped with a past clock would vanish in the middle of a test.
+pub const NOW: u64 = 4_102_444_800_000;
+
+/// How many tasks race in the concurrency checks.
+pub const RACERS: usize = 50;
+
+/// Expands to one `#[tokio::test]` per check, each calling `$make` (an expression of a future
+/// that yields a fresh store) for its store.
+#[macro_export]
+macro_rules! conformance_suite {
+    ($make:expr) => {
+        $crate::conformance_suite!(@each $make;
+            connections_put_get_remove,
+            connection_rows_carry_their_ttl,
+            bind_username_once,
+            room_connections_lists_only_that_room,
+            chat_keeps_same_millisecond_lines_and_returns_newest_in_order,
+            game_load_and_conditional_save,
+            racing_saves_from_one_version_have_one_winner,
+            racing_correct_answers_have_one_winner,
+        );
+    };
+    (@each $make:expr; $($check:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $check() {
+                let store = $make.await;
+                $crate::conformance::$check(&store).await;
+            }
+        )*
+    };
+}
+
+/// A small bank whose questions have different patterns, so after a round is won the old
+/// answer cannot be right again.
+pub fn rules() -> Rules {
+    let questions = parse_word_list("questions.txt", "강아지\n고양이\n호랑이\n사과나무\n바다\n")
+        .expect("test word list parses");
+    Rules::new(
+        WordBank::new(questions, []).expect("test word bank builds"),
+        GameConfig::default(),
+    )
+}
+
+fn id(text: &str) -> ConnectionId {
+    ConnectionId(text.to_owned())
+}
+
+fn room(text: &str) -> Room {
+    Room(text.to_owned())
+}
+
+pub async fn connections_put_get_remove<S: Store>(store: &S) {
+    let first = Connection::new(id("conn-1"), room("lobby"), None, NOW);
+    store.put_connection(&first).await.unwrap();
+    assert_eq!(
+        store.get_connection(&first.id).await.unwrap(),
+        Some(first.clone())
+    );
+
+    // A new $connect with a reused id replaces the stale row.
+    let replaced = Connection::new(
+        id("conn-1"),
+        room("other"),
+        Some("민지".into()),
+        NOW + 5_000,
+    );
+    store.put_connection(&replaced).await.unwrap();
+    assert_eq!(
+        store.get_connection(&first.id).await.unwrap(),
+        Some(replaced)
+    );
+
+    assert_eq!(store.get_connection(&id("nobody")).await.unwrap(), None);
+    store.remove_connection(&first.id).await.unwrap();
+    assert_eq!(store.get_connection(&first.id).await.unwrap(), None);
+    // Removing twice (a $disconnect after the row expired) is fine.
+    store.remove_connection(&first.id).await.unwrap();
+    store.remove_connection(&id("never-there")).await.unwrap();
+}
+
+pub async fn connection_rows_carry_their_ttl<S: Store>(store: &S) {
+    let connection = Connection::new(id("conn-ttl"), room("lobby"), None, NOW);
+    assert_eq!(connection.expires_at, NOW / 1_000 + CONNECTION_TTL_SECS);
+    store.put_connection(&connection).await.unwrap();
+    let stored = store.get_connection(&connection.id).await.unwrap().unwrap();
+    assert_eq!(stored.expires_at, NOW / 1_000 + CONNECTION_TTL_SECS);
+    assert_eq!(stored.connected_at, NOW);
+}
+
+pub async fn bind_username_once<S: Store>(store: &S) {
+    let connection = Connection::new(id("conn-a"), room("lobby"), None, NOW);
+    store.put_connection(&connection).await.unwrap();
+
+    let bound = store.bind_username(&connection.id, "민지").await.unwrap();
+    let expected = Connection {
+        username: Some("민지".into()),
+        ..connection.clone()
+    };
+    assert_eq!(bound, Binding::Bound(expected.clone()));
+    assert_eq!(
+        store.get_connection(&connection.id).await.unwrap(),
+        Some(expected.clone())
+    );
+
+    // The same name again is a no-op; another name is refused and the bound one reported.
+    assert_eq!(
+        store.bind_username(&connection.id, "민지").await.unwrap(),
+        Binding::Bound(expected.clone())
+    );
+    assert_eq!(
+        store.bind_username(&connection.id, "철수").await.unwrap(),
+        Binding::Taken("민지".into())
+    );
+    assert_eq!(
+        store.get_connection(&connection.id).await.unwrap(),
+        Some(expected)
+    );
+
+    // A row put with a name already carries it.
+    let named = Connection::new(id("conn-b"), room("lobby"), Some("영희".into()), NOW);
+    store.put_connection(&named).await.unwrap();
+    assert_eq!(
+        store.bind_username(&named.id, "철수").await.unwrap(),
+        Binding::Taken("영희".into())
+    );
+
+    match store.bind_username(&id("gone"), "민지").await {
+        Err(StoreError::NotFound { key, table }) => {
+            assert_eq!(key, "gone");
+            assert!(table.ends_with("User"), "{table}");
+        }
+        other => panic!("binding a missing connection gave {other:?}"),
+    }
+    // Refusing did not create the row.
+    assert_eq!(store.get_connection(&id("gone")).await.unwrap(), None);
+}
+
+pub async fn room_connections_lists_only_that_room<S: Store>(store: &S) {
+    for (conn, in_room) in [
+        ("c3", "lobby"),
+        ("c1", "lobby"),
+        ("x1", "side"),
+        ("c2", "lobby"),
+        ("x2", "side"),
+    ] {
+        store
+            .put_connection(&Connection::new(id(conn), room(in_room), None, NOW))
+            .await
+            .unwrap();
+    }
+    let sorted = |mut ids: Vec<ConnectionId>| {
+        ids.sort();
+        ids
+    };
+    assert_eq!(
+        sorted(store.room_connections(&room("lobby")).await.unwrap()),
+        vec![id("c1"), id("c2"), id("c3")]
+    );
+    assert_eq!(
+        sorted(store.room_connections(&room("side")).await.unwrap()),
+        vec![id("x1"), id("x2")]
+    );
+    assert!(store
+        .room_connections(&room("empty"))
+        .await
+        .unwrap()
+        .is_empty());
+
+    store.remove_connection(&id("c2")).await.unwrap();
+    assert_eq!(
+        sorted(store.room_connections(&room("lobby")).await.unwrap()),
+        vec![id("c1"), id("c3")]
+    );
+}
+
+fn line(in_room: &str, content: &str, sent_at: u64) -> NewChatLine {
+    NewChatLine {
+        room: room(in_room),
+        username: "민지".into(),
+        content: content.into(),
+        connection_id: id("conn-1"),
+        correct: false,
+        sent_at,
+        expires_at: None,
+    }
+}
+
+pub async fn chat_keeps_same_millisecond_lines_and_returns_newest_in_order<S: Store>(store: &S) {
+    let mut appended: Vec<ChatLine> = Vec::new();
+    // Two lines in the same millisecond, then three later ones (appended out of order: the
+    // key, not the arrival, decides the order).
+    for (content, sent_at) in [
+        ("twin-a", NOW),
+        ("twin-b", NOW),
+        ("third", NOW + 1),
+        ("fifth", NOW + 60_000),
+        ("fourth", NOW + 2_000),
+    ] {
+        let stored = store
+            .append_chat(&line("lobby", content, sent_at))
+            .await
+            .unwrap();
+        let prefix = format!("{}#", quiz_store::iso8601_millis(sent_at));
+        assert!(stored.sent_at.starts_with(&prefix), "{}", stored.sent_at);
+        assert_eq!(stored.content, content);
+        appended.push(stored);
+    }
+    let special = NewChatLine {
+        correct: true,
+        expires_at: Some(NOW / 1_000 + 86_400),
+        username: "철수".into(),
+        connection_id: id("conn-2"),
+        ..line("side", "강아지", NOW + 5)
+    };
+    let special_stored = store.append_chat(&special).await.unwrap();
+
+    let all = store.recent_chat(&room("lobby"), 100).await.unwrap();
+    assert_eq!(
+        all.len(),
+        5,
+        "both same-millisecond lines are kept: {all:?}"
+    );
+    let keys: Vec<&str> = all.iter().map(|line| line.sent_at.as_str()).collect();
+    let mut sorted_keys = keys.clone();
+    sorted_keys.sort();
+    assert_eq!(keys, sorted_keys, "oldest first");
+    let twins: BTreeSet<&str> = all[..2].iter().map(|l| l.content.as_str()).collect();
+    assert_eq!(twins, BTreeSet::from(["twin-a", "twin-b"]));
+    for stored in &appended {
+        assert!(all.contains(stored), "{stored:?} read back unchanged");
+    }
+
+    let recent = store.recent_chat(&room("lobby"), 3).await.unwrap();
+    let contents: Vec<&str> = recent.iter().map(|l| l.content.as_str()).collect();
+    assert_eq!(contents, ["third", "fourth", "fifth"]);
+
+    assert_eq!(
+        store.recent_chat(&room("side"), 10).await.unwrap(),
+        vec![special_stored]
+    );
+    assert!(store
+        .recent_chat(&room("lobby"), 0)
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(store
+        .recent_chat(&room("nowhere"), 5)
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+pub async fn game_load_and_conditional_save<S: Store>(store: &S) {
+    let rules = rules();
+    let lobby = room("lobby");
+    assert_eq!(store.load_game(&lobby).await.unwrap(), None);
+
+    let game = Game::new(&rules, 1, 42, NOW);
+    store.save_game(&lobby, &game, None).await.unwrap();
+    assert_eq!(store.load_game(&lobby).await.unwrap(), Some(game.clone()));
+
+    // Creating again loses to the game that is there.
+    assert_eq!(
+        store.save_game(&lobby, &game, None).await,
+        Err(StoreError::Conflict {
+            room: "lobby".into(),
+            expected: None
+        })
+    );
+
+    let mut next = game.clone();
+    let answer = next.question().to_owned();
+    let submission = next.submit(&rules, "민지", &answer, 1, NOW + 1_000);
+    assert!(matches!(submission.verdict, Verdict::Correct { .. }));
+    assert_eq!(next.version(), game.version() + 1);
+    store
+        .save_game(&lobby, &next, Some(game.version()))
+        .await
+        .unwrap();
+    assert_eq!(store.load_game(&lobby).await.unwrap(), Some(next.clone()));
+
+    // A save computed from the old version is refused, and so is one from a made-up version.
+    for stale in [game.version(), 999] {
+        let err = store
+            .save_game(&lobby, &game, Some(stale))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err,
+            StoreError::Conflict {
+                room: "lobby".into(),
+                expected: Some(stale)
+            }
+        );
+        assert!(err.is_retryable());
+    }
+    // A save that expects a game where there is none is refused too.
+    assert!(matches!(
+        store.save_game(&room("empty"), &game, Some(1)).await,
+        Err(StoreError::Conflict { .. })
+    ));
+    assert_eq!(store.load_game(&room("empty")).await.unwrap(), None);
+    assert_eq!(store.load_game(&lobby).await.unwrap(), Some(next));
+}
+
+pub async fn racing_saves_from_one_version_have_one_winner<S: Store + Clone + 'static>(store: &S) {
+    let rules = Arc::new(rules());
+    let lobby = room("lobby");
+    let base = Game::new(&rules, 1, 7, NOW);
+    store.save_game(&lobby, &base, None).await.unwrap();
+    let barrier = Arc::new(Barrier::new(RACERS));
+    let tasks: Vec<_> = (0..RACERS)
+        .map(|i| {
+            let (store, rules, barrier, lobby) =
+                (store.clone(), rules.clone(), barrier.clone(), lobby.clone());
+            let mut next = base.clone();
+            let version = base.version();
+            tokio::spawn(async move {
+                // Each racer computes its own next state from the same version.
+                let player = format!("p{i:02}");
+                next.vote(&rules, VoteKind::Hint, &player, 1_000, NOW + 10);
+                assert_eq!(next.version(), version + 1);
+                barrier.wait().await;
+                let result = store.save_game(&lobby, &next, Some(version)).await;
+                (player, result)
+            })
+        })
+        .collect();
+    let mut winners = Vec::new();
+    let mut conflicts = 0;
+    for task in tasks {
+        let (player, result) = task.await.expect("racer task");
+        match result {
+            Ok(()) => winners.push(player),
+            Err(StoreError::Conflict { expected, .. }) => {
+                assert_eq!(expected, Some(base.version()));
+                conflicts += 1;
+            }
+            Err(other) => panic!("a racer failed with {other}"),
+        }
+    }
+    assert_eq!(winners.len(), 1, "winners: {winners:?}");
+    assert_eq!(conflicts, RACERS - 1);
+    let stored = store.load_game(&lobby).await.unwrap().unwrap();
+    assert_eq!(stored.version(), base.version() + 1);
+    let voters: Vec<&String> = stored.votes(VoteKind::Hint).iter().collect();
+    assert_eq!(
+        voters,
+        vec![&winners[0]],
+        "the stored state is the winner's"
+    );
+}
+
+pub async fn racing_correct_answers_have_one_winner<S: Store + Clone + 'static>(store: &S) {
+    let rules = Arc::new(rules());
+    let lobby = room("lobby");
+    store
+        .save_game(&lobby, &Game::new(&rules, 1, 11, NOW), None)
+        .await
+        .unwrap();
+    let before = store.load_game(&lobby).await.unwrap().unwrap();
+    let answer = before.question().to_owned();
+    let round = before.round();
+
+    let barrier = Arc::new(Barrier::new(RACERS));
+    let tasks: Vec<_> = (0..RACERS)
+        .map(|i| {
+            let (store, rules, barrier, lobby, answer) = (
+                store.clone(),
+                rules.clone(),
+                barrier.clone(),
+                lobby.clone(),
+                answer.clone(),
+            );
+            tokio::spawn(async move {
+                let player = format!("p{i:02}");
+                barrier.wait().await;
+                let updated = update_game(
+                    &store,
+                    &lobby,
+                    || Game::new(&rules, 1, 11, NOW),
+                    |game| {
+                        let played = game.round();
+                        (
+                            played,
+                            game.submit(&rules, &player, &answer, RACERS, NOW + 1_000),
+                        )
+                    },
+                )
+                .await;
+                (player, updated)
+            })
+        })
+        .collect();
+
+    let mut winners = Vec::new();
+    for task in tasks {
+        let (player, updated) = task.await.expect("player task");
+        let updated = updated.unwrap_or_else(|err| panic!("{player}: {err}"));
+        let (played, submission) = updated.outcome;
+        if matches!(submission.verdict, Verdict::Correct { .. }) {
+            assert_eq!(played, round, "{player} won a round it did not see");
+            assert!(updated.changed);
+            winners.push(player);
+        } else {
+            assert!(
+                matches!(
+                    submission.verdict,
+                    Verdict::WrongPattern | Verdict::AlreadyAnswered
+                ),
+                "{player}: {:?}",
+                submission.verdict
+            );
+        }
+    }
+    assert_eq!(winners.len(), 1, "winners: {winners:?}");
+
+    let after = store.load_game(&lobby).await.unwrap().unwrap();
+    assert_eq!(after.round(), round + 1);
+    assert_eq!(after.scores().values().sum::<u32>(), 1);
+    assert_eq!(after.score(&winners[0]), 1);
+    let previous = after.previous().expect("the round ended");
+    assert_eq!(previous.winner.as_deref(), Some(winners[0].as_str()));
+}

@@ -1,0 +1,480 @@
+//! The conformance suite on [`DynamoStore`] against DynamoDB Local, plus what only DynamoDB has:
+//! raw item shapes, table settings, error mapping and items that do not parse.
+//!
+//! DynamoDB Local is started for this test process by `quiz_store::dynamodb_local` unless
+//! `DYNAMODB_ENDPOINT` names one.
+
+mod conformance;
+
+use std::collections::{BTreeSet, HashMap};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use aws_sdk_dynamodb::config::retry::RetryConfig;
+use aws_sdk_dynamodb::types::{AttributeValue, TimeToLiveStatus};
+use quiz_core::game::Game;
+use quiz_store::dynamodb_local::{self, fresh_store, local_dynamo};
+use quiz_store::{
+    table_specs, update_game, Connection, ConnectionId, DynamoStore, NewChatLine, Room, Store,
+    StoreError, TableNames, CONNECTION_TTL_SECS,
+};
+
+/// An index as (name, key schema as (attribute, HASH or RANGE), projection type).
+type Index = (String, Vec<(String, String)>, String);
+
+conformance_suite!(async {
+    fresh_store()
+        .await
+        .unwrap_or_else(|err| panic!("no DynamoDB Local for the tests: {err}"))
+});
+
+async fn store() -> DynamoStore {
+    fresh_store()
+        .await
+        .unwrap_or_else(|err| panic!("no DynamoDB Local for the tests: {err}"))
+}
+
+fn s(text: &str) -> AttributeValue {
+    AttributeValue::S(text.to_owned())
+}
+
+fn now_millis() -> u64 {
+    let elapsed = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
+    u64::try_from(elapsed.as_millis()).unwrap()
+}
+
+#[tokio::test]
+async fn user_rows_expire_through_ttl_on_expires_at() {
+    let store = store().await;
+    let now = now_millis();
+    let connection = Connection::new(
+        ConnectionId("conn-ttl".into()),
+        Room("lobby".into()),
+        None,
+        now,
+    );
+    store.put_connection(&connection).await.unwrap();
+
+    let raw = store
+        .client()
+        .get_item()
+        .table_name(&store.table_names().user)
+        .key("connectionId", s("conn-ttl"))
+        .send()
+        .await
+        .unwrap();
+    let item = raw.item().expect("the row was written");
+    let Some(AttributeValue::N(expires_at)) = item.get("expiresAt") else {
+        panic!("expiresAt must be a number for DynamoDB's TTL: {item:?}");
+    };
+    let expires_at: u64 = expires_at.parse().unwrap();
+    let now_secs = now / 1_000;
+    assert!(
+        (now_secs + 2 * 3_600..=now_secs + 2 * 3_600 + 15 * 60).contains(&expires_at),
+        "expiresAt {expires_at} should be about two hours after {now_secs}"
+    );
+    assert_eq!(expires_at, now_secs + CONNECTION_TTL_SECS);
+    assert_eq!(
+        item.get("connectedAt"),
+        Some(&AttributeValue::N(now.to_string()))
+    );
+    assert_eq!(item.get("room"), Some(&s("lobby")));
+    assert!(!item.contains_key("username"), "no name until one is bound");
+
+    let names = store.table_names();
+    for (table, expected) in [
+        (&names.user, Some("expiresAt")),
+        (&names.chat, Some("expiresAt")),
+        (&names.game, None),
+    ] {
+        let ttl = store
+            .client()
+            .describe_time_to_live()
+            .table_name(table)
+            .send()
+            .await
+            .unwrap();
+        let description = ttl.time_to_live_description().expect("a TTL description");
+        match expected {
+            Some(attribute) => {
+                assert_eq!(
+                    description.time_to_live_status(),
+                    Some(&TimeToLiveStatus::Enabled),
+                    "{table}"
+                );
+                assert_eq!(description.attribute_name(), Some(attribute), "{table}");
+            }
+            None => assert_ne!(
+                description.time_to_live_status(),
+                Some(&TimeToLiveStatus::Enabled),
+                "{table}"
+            ),
+        }
+    }
+}
+
+#[tokio::test]
+async fn chat_items_have_the_documented_shape() {
+    let store = store().await;
+    let line = NewChatLine {
+        room: Room("lobby".into()),
+        username: "민지".into(),
+        content: "강아지".into(),
+        connection_id: ConnectionId("conn-1".into()),
+        correct: true,
+        sent_at: conformance::NOW + 123,
+        expires_at: Some(4_200_000_000),
+    };
+    let stored = store.append_chat(&line).await.unwrap();
+    let raw = store
+        .client()
+        .get_item()
+        .table_name(&store.table_names().chat)
+        .key("room", s("lobby"))
+        .key("sentAt", s(&stored.sent_at))
+        .send()
+        .await
+        .unwrap();
+    let item = raw.item().expect("the line was written");
+    let expected: HashMap<String, AttributeValue> = HashMap::from([
+        ("room".into(), s("lobby")),
+        ("sentAt".into(), s(&stored.sent_at)),
+        ("username".into(), s("민지")),
+        ("content".into(), s("강아지")),
+        ("connectionId".into(), s("conn-1")),
+        ("correct".into(), AttributeValue::Bool(true)),
+        ("expiresAt".into(), AttributeValue::N("4200000000".into())),
+    ]);
+    assert_eq!(item, &expected);
+    assert!(
+        stored.sent_at.starts_with("2100-01-01T00:00:00.123Z#"),
+        "{}",
+        stored.sent_at
+    );
+}
+
+#[tokio::test]
+async fn game_items_hold_version_and_state_map() {
+    let store = store().await;
+    let rules = conformance::rules();
+    let game = Game::new(&rules, 3, 5, conformance::NOW);
+    store
+        .save_game(&Room("lobby".into()), &game, None)
+        .await
+        .unwrap();
+    let raw = store
+        .client()
+        .get_item()
+        .table_name(&store.table_names().game)
+        .key("room", s("lobby"))
+        .send()
+        .await
+        .unwrap();
+    let item = raw.item().expect("the game was written");
+    assert_eq!(
+        item.get("version"),
+        Some(&AttributeValue::N(game.version().to_string()))
+    );
+    let Some(AttributeValue::M(state)) = item.get("state") else {
+        panic!("state must be a map: {item:?}");
+    };
+    // camelCase field names, as quiz-core's serde form has them.
+    assert_eq!(
+        state.get("roundStartedAt"),
+        Some(&AttributeValue::N(conformance::NOW.to_string()))
+    );
+    assert!(matches!(item.get("updatedAt"), Some(AttributeValue::N(_))));
+}
+
+#[tokio::test]
+async fn create_tables_matches_the_specs_and_is_idempotent() {
+    let store = store().await;
+    // A second run finds the tables there and TTL on.
+    store.create_tables().await.unwrap();
+    for spec in table_specs(store.table_names()) {
+        let described = store
+            .client()
+            .describe_table()
+            .table_name(&spec.name)
+            .send()
+            .await
+            .unwrap();
+        let table = described.table().expect("a table description");
+        let attributes: BTreeSet<(String, String)> = table
+            .attribute_definitions()
+            .iter()
+            .map(|a| {
+                (
+                    a.attribute_name().to_owned(),
+                    a.attribute_type().as_str().to_owned(),
+                )
+            })
+            .collect();
+        let expected: BTreeSet<(String, String)> = spec
+            .attribute_definitions()
+            .iter()
+            .map(|a| (a.name.to_owned(), a.attribute_type.to_owned()))
+            .collect();
+        assert_eq!(attributes, expected, "{}", spec.name);
+
+        let keys: Vec<(String, String)> = table
+            .key_schema()
+            .iter()
+            .map(|k| {
+                (
+                    k.attribute_name().to_owned(),
+                    k.key_type().as_str().to_owned(),
+                )
+            })
+            .collect();
+        let mut expected_keys = vec![(spec.partition_key.name.to_owned(), "HASH".to_owned())];
+        if let Some(sort) = spec.sort_key {
+            expected_keys.push((sort.name.to_owned(), "RANGE".to_owned()));
+        }
+        assert_eq!(keys, expected_keys, "{}", spec.name);
+
+        let indexes: Vec<Index> = table
+            .global_secondary_indexes()
+            .iter()
+            .map(|index| {
+                (
+                    index.index_name().unwrap_or_default().to_owned(),
+                    index
+                        .key_schema()
+                        .iter()
+                        .map(|k| {
+                            (
+                                k.attribute_name().to_owned(),
+                                k.key_type().as_str().to_owned(),
+                            )
+                        })
+                        .collect(),
+                    index
+                        .projection()
+                        .and_then(|p| p.projection_type())
+                        .map(|p| p.as_str().to_owned())
+                        .unwrap_or_default(),
+                )
+            })
+            .collect();
+        let expected_indexes: Vec<Index> = spec
+            .indexes
+            .iter()
+            .map(|index| {
+                let mut keys = vec![(index.partition_key.name.to_owned(), "HASH".to_owned())];
+                if let Some(sort) = index.sort_key {
+                    keys.push((sort.name.to_owned(), "RANGE".to_owned()));
+                }
+                (
+                    index.name.to_owned(),
+                    keys,
+                    index.projection_type.to_owned(),
+                )
+            })
+            .collect();
+        assert_eq!(indexes, expected_indexes, "{}", spec.name);
+
+        let billing = table
+            .billing_mode_summary()
+            .and_then(|b| b.billing_mode())
+            .map(|b| b.as_str().to_owned());
+        assert_eq!(billing.as_deref(), Some(spec.billing_mode), "{}", spec.name);
+    }
+}
+
+async fn put_raw(store: &DynamoStore, table: &str, item: HashMap<String, AttributeValue>) {
+    store
+        .client()
+        .put_item()
+        .table_name(table)
+        .set_item(Some(item))
+        .send()
+        .await
+        .unwrap();
+}
+
+fn corrupt_of(result: Result<impl std::fmt::Debug, StoreError>) -> (String, String, String) {
+    match result {
+        Err(StoreError::Corrupt { table, key, reason }) => (table, key, reason),
+        other => panic!("expected a corrupt-item error, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_game_that_does_not_parse_is_corrupt_naming_table_and_key() {
+    let store = store().await;
+    let game_table = store.table_names().game.clone();
+    let rules = conformance::rules();
+
+    // A state map that is not a Game.
+    put_raw(
+        &store,
+        &game_table,
+        HashMap::from([
+            ("room".into(), s("broken")),
+            ("version".into(), AttributeValue::N("3".into())),
+            (
+                "state".into(),
+                AttributeValue::M(HashMap::from([("round".into(), s("not a number"))])),
+            ),
+        ]),
+    )
+    .await;
+    let (table, key, reason) = corrupt_of(store.load_game(&Room("broken".into())).await);
+    assert_eq!(
+        (table.as_str(), key.as_str()),
+        (game_table.as_str(), "broken")
+    );
+    assert!(reason.contains("state"), "{reason}");
+    let message = store
+        .load_game(&Room("broken".into()))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        message.contains(&game_table) && message.contains("broken"),
+        "{message}"
+    );
+
+    // update_game passes the error on instead of replacing the game.
+    let updated = update_game(
+        &store,
+        &Room("broken".into()),
+        || Game::new(&rules, 1, 1, conformance::NOW),
+        |_| (),
+    )
+    .await;
+    corrupt_of(updated.map(|u| u.changed));
+
+    // A state that is not a map at all.
+    put_raw(
+        &store,
+        &game_table,
+        HashMap::from([
+            ("room".into(), s("stringy")),
+            ("version".into(), AttributeValue::N("1".into())),
+            ("state".into(), s("{}")),
+        ]),
+    )
+    .await;
+    let (_, key, reason) = corrupt_of(store.load_game(&Room("stringy".into())).await);
+    assert_eq!(key, "stringy");
+    assert!(reason.contains("map"), "{reason}");
+
+    // A good state whose version attribute disagrees with it.
+    let game = Game::new(&rules, 1, 1, conformance::NOW);
+    let state: HashMap<String, AttributeValue> = serde_dynamo::to_item(&game).unwrap();
+    put_raw(
+        &store,
+        &game_table,
+        HashMap::from([
+            ("room".into(), s("skewed")),
+            ("version".into(), AttributeValue::N("77".into())),
+            ("state".into(), AttributeValue::M(state)),
+        ]),
+    )
+    .await;
+    let (_, key, reason) = corrupt_of(store.load_game(&Room("skewed".into())).await);
+    assert_eq!(key, "skewed");
+    assert!(reason.contains("77"), "{reason}");
+}
+
+#[tokio::test]
+async fn connection_and_chat_items_that_do_not_parse_are_corrupt() {
+    let store = store().await;
+    let names = store.table_names().clone();
+    put_raw(
+        &store,
+        &names.user,
+        HashMap::from([
+            ("connectionId".into(), s("no-room")),
+            ("connectedAt".into(), AttributeValue::N("1".into())),
+            ("expiresAt".into(), AttributeValue::N("2".into())),
+        ]),
+    )
+    .await;
+    let (table, key, reason) =
+        corrupt_of(store.get_connection(&ConnectionId("no-room".into())).await);
+    assert_eq!((table, key), (names.user.clone(), "no-room".to_owned()));
+    assert!(reason.contains("room"), "{reason}");
+
+    put_raw(
+        &store,
+        &names.chat,
+        HashMap::from([
+            ("room".into(), s("lobby")),
+            ("sentAt".into(), s("2023-11-14T22:13:20.000Z#00000000")),
+            ("username".into(), s("민지")),
+            ("connectionId".into(), s("c")),
+            ("correct".into(), s("yes")),
+            ("content".into(), s("hi")),
+        ]),
+    )
+    .await;
+    let (table, key, reason) = corrupt_of(store.recent_chat(&Room("lobby".into()), 5).await);
+    assert_eq!(table, names.chat);
+    assert_eq!(key, "lobby/2023-11-14T22:13:20.000Z#00000000");
+    assert!(reason.contains("correct"), "{reason}");
+}
+
+#[tokio::test]
+async fn a_missing_table_is_a_backend_error_that_names_it() {
+    let local = local_dynamo().await.unwrap();
+    let store = DynamoStore::new(local.client(), TableNames::with_prefix("never-created-"));
+    let err = store
+        .get_connection(&ConnectionId("c".into()))
+        .await
+        .unwrap_err();
+    let StoreError::Backend(message) = &err else {
+        panic!("expected a backend error, got {err:?}");
+    };
+    assert!(message.contains("never-created-User"), "{message}");
+    assert!(message.contains("ResourceNotFound"), "{message}");
+    assert!(!err.is_retryable());
+}
+
+#[tokio::test]
+async fn no_server_is_unavailable_and_retryable() {
+    // A port that was free a moment ago: nothing answers there.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let config = local_dynamo()
+        .await
+        .unwrap()
+        .client()
+        .config()
+        .to_builder()
+        .endpoint_url(format!("http://127.0.0.1:{port}"))
+        .retry_config(RetryConfig::disabled())
+        .build();
+    let store = DynamoStore::new(
+        aws_sdk_dynamodb::Client::from_conf(config),
+        TableNames::default(),
+    );
+    let err = store.load_game(&Room("lobby".into())).await.unwrap_err();
+    assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+    assert!(err.is_retryable());
+    assert!(err.to_string().contains("GetItem"), "{err}");
+}
+
+#[tokio::test]
+async fn the_harness_reports_its_endpoint_and_child_environment() {
+    let local = dynamodb_local::local_dynamo().await.unwrap();
+    assert!(
+        local.endpoint().starts_with("http://"),
+        "{}",
+        local.endpoint()
+    );
+    let env: HashMap<&str, String> = local.env().into_iter().collect();
+    assert_eq!(env["DYNAMODB_ENDPOINT"], local.endpoint());
+    let tables = TableNames::with_prefix("x-");
+    let table_env: HashMap<&str, String> = dynamodb_local::table_env(&tables).into_iter().collect();
+    assert_eq!(table_env["GAME_TABLE"], "x-Game");
+    // Prefixes never repeat.
+    assert_ne!(
+        dynamodb_local::unique_prefix(),
+        dynamodb_local::unique_prefix()
+    );
+}

@@ -1,0 +1,177 @@
+//! `infra/template.yaml` and `create_tables` must build the same tables: this test reads the
+//! template and holds its three tables to [`quiz_store::table_specs`], the description
+//! `create_tables` is built from (and which `dynamo.rs` checks against DynamoDB Local).
+
+use std::collections::BTreeSet;
+
+use quiz_store::{table_specs, TableNames, TableSpec};
+use serde_norway::Value;
+
+/// An index as (name, key schema as (attribute, HASH or RANGE), projection type).
+type Index = (String, Vec<(String, String)>, String);
+
+const TEMPLATE: &str = include_str!("../../../infra/template.yaml");
+
+/// Reads the template. CloudFormation's short tags (`!Ref`, `!GetAtt`, `!Sub`) parse as tagged
+/// values, which this test never needs to look into.
+fn template() -> Value {
+    serde_norway::from_str(TEMPLATE).expect("infra/template.yaml is valid YAML")
+}
+
+fn string_at<'a>(value: &'a Value, key: &str, context: &str) -> &'a str {
+    value
+        .get(key)
+        .and_then(Value::as_str)
+        .unwrap_or_else(|| panic!("{context}: {key} should be a plain string"))
+}
+
+fn key_schema(value: &Value, context: &str) -> Vec<(String, String)> {
+    value
+        .get("KeySchema")
+        .and_then(Value::as_sequence)
+        .unwrap_or_else(|| panic!("{context}: KeySchema should be a list"))
+        .iter()
+        .map(|key| {
+            (
+                string_at(key, "AttributeName", context).to_owned(),
+                string_at(key, "KeyType", context).to_owned(),
+            )
+        })
+        .collect()
+}
+
+fn expected_keys(partition: &str, sort: Option<&str>) -> Vec<(String, String)> {
+    let mut keys = vec![(partition.to_owned(), "HASH".to_owned())];
+    if let Some(sort) = sort {
+        keys.push((sort.to_owned(), "RANGE".to_owned()));
+    }
+    keys
+}
+
+fn check_table(template: &Value, logical_id: &str, spec: &TableSpec) {
+    let resource = &template["Resources"][logical_id];
+    assert_eq!(
+        resource["Type"].as_str(),
+        Some("AWS::DynamoDB::Table"),
+        "{logical_id} should be a DynamoDB table"
+    );
+    let properties = &resource["Properties"];
+    let context = logical_id;
+
+    assert_eq!(
+        string_at(properties, "BillingMode", context),
+        spec.billing_mode
+    );
+
+    let attributes: BTreeSet<(String, String)> = properties["AttributeDefinitions"]
+        .as_sequence()
+        .unwrap_or_else(|| panic!("{context}: AttributeDefinitions should be a list"))
+        .iter()
+        .map(|a| {
+            (
+                string_at(a, "AttributeName", context).to_owned(),
+                string_at(a, "AttributeType", context).to_owned(),
+            )
+        })
+        .collect();
+    let expected: BTreeSet<(String, String)> = spec
+        .attribute_definitions()
+        .iter()
+        .map(|a| (a.name.to_owned(), a.attribute_type.to_owned()))
+        .collect();
+    assert_eq!(attributes, expected, "{context}: AttributeDefinitions");
+
+    assert_eq!(
+        key_schema(properties, context),
+        expected_keys(spec.partition_key.name, spec.sort_key.map(|k| k.name)),
+        "{context}: KeySchema"
+    );
+
+    let indexes: Vec<Index> = match properties.get("GlobalSecondaryIndexes") {
+        None => Vec::new(),
+        Some(list) => list
+            .as_sequence()
+            .unwrap_or_else(|| panic!("{context}: GlobalSecondaryIndexes should be a list"))
+            .iter()
+            .map(|index| {
+                (
+                    string_at(index, "IndexName", context).to_owned(),
+                    key_schema(index, context),
+                    string_at(&index["Projection"], "ProjectionType", context).to_owned(),
+                )
+            })
+            .collect(),
+    };
+    let expected_indexes: Vec<Index> = spec
+        .indexes
+        .iter()
+        .map(|index| {
+            (
+                index.name.to_owned(),
+                expected_keys(index.partition_key.name, index.sort_key.map(|k| k.name)),
+                index.projection_type.to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        indexes, expected_indexes,
+        "{context}: GlobalSecondaryIndexes"
+    );
+
+    let ttl = properties.get("TimeToLiveSpecification").map(|ttl| {
+        assert_eq!(
+            ttl["Enabled"].as_bool(),
+            Some(true),
+            "{context}: a TimeToLiveSpecification should be enabled"
+        );
+        string_at(ttl, "AttributeName", context).to_owned()
+    });
+    assert_eq!(
+        ttl.as_deref(),
+        spec.ttl_attribute,
+        "{context}: TimeToLiveSpecification"
+    );
+}
+
+#[test]
+fn template_tables_match_create_tables() {
+    let template = template();
+    let [user, chat, game] = table_specs(&TableNames::default());
+    check_table(&template, "UserTable", &user);
+    check_table(&template, "ChatTable", &chat);
+    check_table(&template, "GameTable", &game);
+}
+
+#[test]
+fn template_is_a_sam_template() {
+    let template = template();
+    assert_eq!(
+        template["AWSTemplateFormatVersion"].as_str(),
+        Some("2010-09-09")
+    );
+    assert_eq!(
+        template["Transform"].as_str(),
+        Some("AWS::Serverless-2016-10-31")
+    );
+    assert!(template["Resources"].as_mapping().is_some());
+}
+
+#[test]
+fn cloudformation_short_tags_do_not_stop_the_check() {
+    // What the template will hold once the function is added next to the tables.
+    let with_tags = format!(
+        "{TEMPLATE}\n  Function:\n    Type: AWS::Serverless::Function\n    Properties:\n      \
+         Environment:\n        Variables:\n          USER_TABLE: !Ref UserTable\n          \
+         ROOM_INDEX_ARN: !Sub '${{UserTable.Arn}}/index/room-index'\n          \
+         CHAT_ARN: !GetAtt ChatTable.Arn\n"
+    );
+    let template: Value = serde_norway::from_str(&with_tags).expect("tags parse");
+    let [user, chat, game] = table_specs(&TableNames::default());
+    check_table(&template, "UserTable", &user);
+    check_table(&template, "ChatTable", &chat);
+    check_table(&template, "GameTable", &game);
+    assert!(matches!(
+        template["Resources"]["Function"]["Properties"]["Environment"]["Variables"]["USER_TABLE"],
+        Value::Tagged(_)
+    ));
+}
