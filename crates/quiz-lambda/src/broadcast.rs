@@ -56,7 +56,10 @@ impl ApiGatewayPoster {
     }
 
     fn client(&self, endpoint: &str) -> aws_sdk_apigatewaymanagement::Client {
-        let mut clients = self.clients.lock().unwrap_or_else(|poison| poison.into_inner());
+        let mut clients = self
+            .clients
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
         clients
             .entry(endpoint.to_owned())
             .or_insert_with(|| {

@@ -81,7 +81,10 @@ impl Handled {
         let (code, message) = if err.is_retryable() {
             ("try_again", "the game is busy; send that again in a moment")
         } else {
-            ("server_error", "something went wrong on the server; try again later")
+            (
+                "server_error",
+                "something went wrong on the server; try again later",
+            )
         };
         Handled::new(200, Some(error_frame(code, message)), "store_error", room)
     }
@@ -134,9 +137,7 @@ impl<S: Store, P: ConnectionPoster> App<S, P> {
             ("$connect", _) | (_, Some("CONNECT")) => {
                 self.connect(&connection_id, &request, now).await
             }
-            ("$disconnect", _) | (_, Some("DISCONNECT")) => {
-                self.disconnect(&connection_id).await
-            }
+            ("$disconnect", _) | (_, Some("DISCONNECT")) => self.disconnect(&connection_id).await,
             _ => self.message(&connection_id, &request, now).await,
         };
         tracing::info!(
@@ -228,10 +229,7 @@ impl<S: Store, P: ConnectionPoster> App<S, P> {
                 self.join(connection.clone(), username, room, &endpoint, now)
                     .await
             }
-            ClientMessage::Hint => {
-                self.vote(&connection, VoteKind::Hint, &endpoint, now)
-                    .await
-            }
+            ClientMessage::Hint => self.vote(&connection, VoteKind::Hint, &endpoint, now).await,
             ClientMessage::GiveUp => {
                 self.vote(&connection, VoteKind::GiveUp, &endpoint, now)
                     .await
@@ -249,7 +247,9 @@ impl<S: Store, P: ConnectionPoster> App<S, P> {
         now: Millis,
     ) -> Result<Handled, StoreError> {
         let room = &connection.room;
-        let updated = self.update(room, now, |game, rules| game.tick(rules, now)).await?;
+        let updated = self
+            .update(room, now, |game, rules| game.tick(rules, now))
+            .await?;
         if updated.changed {
             let ids = self.store.room_connections(room).await?;
             let frame = state_frame(&room.0, &updated.game, &self.rules, StateReason::Changed);
@@ -398,11 +398,15 @@ impl<S: Store, P: ConnectionPoster> App<S, P> {
             (Some(bound), Some(claimed)) if *bound == claimed => Ok(Ok(claimed)),
             (Some(bound), Some(_)) => Ok(Err(name_taken(bound, room))),
             (None, None) => Ok(Err(Handled::reply(
-                error_frame("join_first", "this connection has no username yet; send one"),
+                error_frame(
+                    "join_first",
+                    "this connection has no username yet; send one",
+                ),
                 "join_first",
                 room,
             ))),
-            (None, Some(claimed)) => match self.store.bind_username(&connection.id, &claimed).await {
+            (None, Some(claimed)) => match self.store.bind_username(&connection.id, &claimed).await
+            {
                 Ok(Binding::Bound(bound)) => {
                     self.remember(bound);
                     Ok(Ok(claimed))
@@ -490,7 +494,8 @@ impl<S: Store, P: ConnectionPoster> App<S, P> {
 }
 
 fn name_taken(bound: &str, room: &Room) -> Handled {
-    let message = format!("this connection plays as {bound:?}; open a new connection to use another name");
+    let message =
+        format!("this connection plays as {bound:?}; open a new connection to use another name");
     Handled::reply(error_frame("name_taken", &message), "name_taken", room)
 }
 
@@ -501,11 +506,17 @@ fn verdict_reply(verdict: &Verdict) -> (&'static str, Option<String>) {
         Verdict::NotSyllables | Verdict::WrongPattern => ("chat", None),
         Verdict::NotAWord => (
             "not_a_word",
-            Some(notice_frame("not_a_word", "that fits the pattern but is not in the dictionary")),
+            Some(notice_frame(
+                "not_a_word",
+                "that fits the pattern but is not in the dictionary",
+            )),
         ),
         Verdict::AlreadyAnswered => (
             "already_answered",
-            Some(notice_frame("already_answered", "that word was already answered")),
+            Some(notice_frame(
+                "already_answered",
+                "that word was already answered",
+            )),
         ),
         Verdict::Vote(outcome) => {
             let (outcome, reply) = vote_reply(outcome);
@@ -518,16 +529,25 @@ fn vote_reply(outcome: &VoteOutcome) -> (&'static str, String) {
     match outcome {
         VoteOutcome::Counted { votes, needed } => (
             "vote_counted",
-            notice_frame("vote_counted", &format!("vote counted: {votes} of {needed} needed")),
+            notice_frame(
+                "vote_counted",
+                &format!("vote counted: {votes} of {needed} needed"),
+            ),
         ),
-        VoteOutcome::Passed => ("vote_passed", notice_frame("vote_passed", "the vote passed")),
+        VoteOutcome::Passed => (
+            "vote_passed",
+            notice_frame("vote_passed", "the vote passed"),
+        ),
         VoteOutcome::AlreadyVoted => (
             "already_voted",
             notice_frame("already_voted", "you already voted this round"),
         ),
         VoteOutcome::NothingToReveal => (
             "nothing_to_reveal",
-            notice_frame("nothing_to_reveal", "every syllable a hint can show is shown"),
+            notice_frame(
+                "nothing_to_reveal",
+                "every syllable a hint can show is shown",
+            ),
         ),
     }
 }

@@ -4,10 +4,12 @@
 //! ([`handler`], [`broadcast`]). It parses events, asks [`quiz_core`] what they mean, persists
 //! through [`quiz_store`], and posts what changed to the room. It decides no game rule itself.
 //!
-//! The `bootstrap` binary runs [`handler::App`] under `lambda_runtime`.
+//! Two binaries run the same [`handler::App`]: `bootstrap` under `lambda_runtime` in AWS, and
+//! `quiz-local` behind [`local`], a stand-in for API Gateway's WebSocket API on one machine.
 
 pub mod broadcast;
 pub mod config;
 pub mod handler;
+pub mod local;
 pub mod logging;
 pub mod protocol;

@@ -172,11 +172,16 @@ pub fn parse_frame(body: &str) -> Result<ClientMessage, FrameError> {
     }
 }
 
-fn parse_chat(object: &Map<String, Value>, name_required: bool) -> Result<ClientMessage, FrameError> {
+fn parse_chat(
+    object: &Map<String, Value>,
+    name_required: bool,
+) -> Result<ClientMessage, FrameError> {
     let username = if name_required {
         Some(username(required_str(object, "username")?)?)
     } else {
-        optional_str(object, "username")?.map(username).transpose()?
+        optional_str(object, "username")?
+            .map(username)
+            .transpose()?
     };
     Ok(ClientMessage::Chat {
         username,
@@ -184,7 +189,10 @@ fn parse_chat(object: &Map<String, Value>, name_required: bool) -> Result<Client
     })
 }
 
-fn required_str<'a>(object: &'a Map<String, Value>, field: &'static str) -> Result<&'a str, FrameError> {
+fn required_str<'a>(
+    object: &'a Map<String, Value>,
+    field: &'static str,
+) -> Result<&'a str, FrameError> {
     optional_str(object, field)?.ok_or(FrameError::MissingField { field })
 }
 
@@ -388,18 +396,27 @@ mod tests {
         let cases = [
             (r#"{"username":"a","#, "malformed_json"),
             ("[1,2]", "not_an_object"),
-            ("{\"username\":\"\\ud800\",\"content\":\"x\"}", "malformed_json"),
+            (
+                "{\"username\":\"\\ud800\",\"content\":\"x\"}",
+                "malformed_json",
+            ),
             (r#"{"username":1,"content":"x"}"#, "wrong_type"),
             (r#"{"content":"x"}"#, "missing_field"),
             (r#"{"username":"a"}"#, "missing_field"),
             (r#"{"username":"a","content":"   "}"#, "invalid_content"),
             (r#"{"username":"","content":"x"}"#, "invalid_username"),
-            (r#"{"username":"a\u0007","content":"x"}"#, "invalid_username"),
+            (
+                r#"{"username":"a\u0007","content":"x"}"#,
+                "invalid_username",
+            ),
             (r#"{"username":"a","content":"x\ny"}"#, "invalid_content"),
             (r#"{"action":"dance"}"#, "unknown_action"),
             (r#"{"action":7}"#, "wrong_type"),
             (r#"{"action":"history","limit":"ten"}"#, "wrong_type"),
-            (r#"{"action":"join","username":"a","room":""}"#, "invalid_room"),
+            (
+                r#"{"action":"join","username":"a","room":""}"#,
+                "invalid_room",
+            ),
         ];
         for (body, code) in cases {
             let err = parse_frame(body).unwrap_err();
@@ -430,9 +447,15 @@ mod tests {
 
     #[test]
     fn actions_parse() {
-        assert_eq!(parse_frame(r#"{"action":"state"}"#), Ok(ClientMessage::State));
+        assert_eq!(
+            parse_frame(r#"{"action":"state"}"#),
+            Ok(ClientMessage::State)
+        );
         assert_eq!(parse_frame(r#"{"action":"hint"}"#), Ok(ClientMessage::Hint));
-        assert_eq!(parse_frame(r#"{"action":"give-up"}"#), Ok(ClientMessage::GiveUp));
+        assert_eq!(
+            parse_frame(r#"{"action":"give-up"}"#),
+            Ok(ClientMessage::GiveUp)
+        );
         assert_eq!(
             parse_frame(r#"{"action":"history","limit":1000}"#),
             Ok(ClientMessage::History { limit: MAX_HISTORY })
@@ -455,7 +478,10 @@ mod tests {
 
     #[test]
     fn frames_keep_the_shapes_the_app_tells_apart() {
-        assert_eq!(chat_frame("민지", "강아지"), r#"{"username":"민지","content":"강아지"}"#);
+        assert_eq!(
+            chat_frame("민지", "강아지"),
+            r#"{"username":"민지","content":"강아지"}"#
+        );
         let error: Value = serde_json::from_str(&error_frame("x", "y")).unwrap();
         assert_eq!(error["type"], "error");
         assert!(error.get("username").is_none() && error.get("nowConsonant").is_none());

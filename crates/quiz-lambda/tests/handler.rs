@@ -60,7 +60,9 @@ impl ConnectionPoster for RecordingPoster {
 }
 
 fn fixture(name: &str) -> ApiGatewayWebsocketProxyRequest {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/events").join(name);
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fixtures/events")
+        .join(name);
     let text = std::fs::read_to_string(&path).unwrap();
     serde_json::from_str(&text).unwrap_or_else(|err| panic!("{name}: {err}"))
 }
@@ -71,7 +73,10 @@ fn from(mut event: ApiGatewayWebsocketProxyRequest, id: &str) -> ApiGatewayWebso
     event
 }
 
-fn with_body(mut event: ApiGatewayWebsocketProxyRequest, body: &str) -> ApiGatewayWebsocketProxyRequest {
+fn with_body(
+    mut event: ApiGatewayWebsocketProxyRequest,
+    body: &str,
+) -> ApiGatewayWebsocketProxyRequest {
     event.body = Some(body.to_owned());
     event
 }
@@ -87,7 +92,12 @@ fn rules() -> Rules {
 }
 
 fn app() -> App<MemoryStore, RecordingPoster> {
-    App::new(MemoryStore::new(), RecordingPoster::default(), rules(), None)
+    App::new(
+        MemoryStore::new(),
+        RecordingPoster::default(),
+        rules(),
+        None,
+    )
 }
 
 async fn send(
@@ -126,14 +136,26 @@ fn assert_is_state(frame: &Value) {
 
 #[tokio::test]
 async fn every_fixture_deserializes() {
-    for entry in std::fs::read_dir(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/events")).unwrap() {
+    for entry in
+        std::fs::read_dir(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/events"))
+            .unwrap()
+    {
         let name = entry.unwrap().file_name().into_string().unwrap();
         let event = fixture(&name);
         let context = &event.request_context;
         assert!(context.connection_id.is_some(), "{name}");
-        assert!(context.route_key.is_some() && context.event_type.is_some(), "{name}");
-        assert!(context.domain_name.is_some() && context.stage.is_some(), "{name}");
-        assert!(context.request_time_epoch > 0 && context.connected_at > 0, "{name}");
+        assert!(
+            context.route_key.is_some() && context.event_type.is_some(),
+            "{name}"
+        );
+        assert!(
+            context.domain_name.is_some() && context.stage.is_some(),
+            "{name}"
+        );
+        assert!(
+            context.request_time_epoch > 0 && context.connected_at > 0,
+            "{name}"
+        );
         assert!(context.identity.source_ip.is_some(), "{name}");
     }
 }
@@ -158,7 +180,12 @@ async fn connect_records_the_connection_with_its_room_and_name() {
 #[tokio::test]
 async fn connect_refuses_bad_names_and_rooms() {
     let app = app();
-    for query in ["username=", "room=", "username=%07bell", &format!("username={}", "x".repeat(10_000))] {
+    for query in [
+        "username=",
+        "room=",
+        "username=%07bell",
+        &format!("username={}", "x".repeat(10_000)),
+    ] {
         let mut event = fixture("connect.json");
         event.query_string_parameters = query.parse().unwrap();
         let response = send(&app, event).await;
@@ -207,7 +234,10 @@ async fn a_chat_reaches_everyone_in_the_room_and_is_stored() {
     assert_eq!(body(&response), None);
     for id in [MINJI, JUNHO] {
         let frames = app.poster().frames_to(id);
-        assert_eq!(frames, [serde_json::json!({"username": "민지", "content": "안녕하세요 ㅋㅋ"})]);
+        assert_eq!(
+            frames,
+            [serde_json::json!({"username": "민지", "content": "안녕하세요 ㅋㅋ"})]
+        );
     }
     let posts = app.poster().posts.lock().unwrap().clone();
     assert!(posts.iter().all(|(endpoint, _, _)| endpoint == ENDPOINT));
@@ -233,7 +263,10 @@ async fn a_correct_answer_broadcasts_the_chat_then_the_new_state() {
     for id in [MINJI, JUNHO] {
         let frames = app.poster().frames_to(id);
         assert_eq!(frames.len(), 2, "{frames:?}");
-        assert_eq!(frames[0], serde_json::json!({"username": "민지", "content": "사랑"}));
+        assert_eq!(
+            frames[0],
+            serde_json::json!({"username": "민지", "content": "사랑"})
+        );
         assert_is_state(&frames[1]);
         assert_eq!(frames[1]["answeredWords"], "사랑");
         assert_eq!(frames[1]["round"], 2);
@@ -280,7 +313,11 @@ async fn bad_frames_get_an_error_and_change_nothing() {
     two_players(&app).await;
     send(&app, fixture("message-correct-answer.json")).await;
     app.poster().clear();
-    let before = app.store().load_game(&Room("general".into())).await.unwrap();
+    let before = app
+        .store()
+        .load_game(&Room("general".into()))
+        .await
+        .unwrap();
 
     let start = fixture("message-start.json");
     let cases = [
@@ -288,13 +325,37 @@ async fn bad_frames_get_an_error_and_change_nothing() {
         (fixture("message-oversized.json"), "too_large"),
         (with_body(start.clone(), "[1,2,3]"), "not_an_object"),
         (with_body(start.clone(), "null"), "not_an_object"),
-        (with_body(start.clone(), r#"{"username":5,"content":"사랑"}"#), "wrong_type"),
-        (with_body(start.clone(), r#"{"username":"민지"}"#), "missing_field"),
-        (with_body(start.clone(), r#"{"username":"민지","content":"  "}"#), "invalid_content"),
-        (with_body(start.clone(), r#"{"username":"민지","content":"a\u0000b"}"#), "invalid_content"),
-        (with_body(start.clone(), r#"{"username":"준호","content":"사랑"}"#), "name_taken"),
-        (with_body(start.clone(), r#"{"action":"fly"}"#), "unknown_action"),
-        (with_body(start.clone(), r#"{"action":"join","username":"민지","room":"other"}"#), "room_mismatch"),
+        (
+            with_body(start.clone(), r#"{"username":5,"content":"사랑"}"#),
+            "wrong_type",
+        ),
+        (
+            with_body(start.clone(), r#"{"username":"민지"}"#),
+            "missing_field",
+        ),
+        (
+            with_body(start.clone(), r#"{"username":"민지","content":"  "}"#),
+            "invalid_content",
+        ),
+        (
+            with_body(start.clone(), r#"{"username":"민지","content":"a\u0000b"}"#),
+            "invalid_content",
+        ),
+        (
+            with_body(start.clone(), r#"{"username":"준호","content":"사랑"}"#),
+            "name_taken",
+        ),
+        (
+            with_body(start.clone(), r#"{"action":"fly"}"#),
+            "unknown_action",
+        ),
+        (
+            with_body(
+                start.clone(),
+                r#"{"action":"join","username":"민지","room":"other"}"#,
+            ),
+            "room_mismatch",
+        ),
     ];
     for (event, code) in cases {
         let response = send(&app, event).await;
@@ -306,12 +367,23 @@ async fn bad_frames_get_an_error_and_change_nothing() {
     }
     let mut binary = fixture("message-start.json");
     binary.is_base64_encoded = true;
-    assert_eq!(body(&send(&app, binary).await).unwrap()["code"], "binary_frame");
+    assert_eq!(
+        body(&send(&app, binary).await).unwrap()["code"],
+        "binary_frame"
+    );
 
     assert_eq!(app.poster().count(), 0, "nobody else saw anything");
-    let after = app.store().load_game(&Room("general".into())).await.unwrap();
+    let after = app
+        .store()
+        .load_game(&Room("general".into()))
+        .await
+        .unwrap();
     assert_eq!(before, after);
-    let history = app.store().recent_chat(&Room("general".into()), 10).await.unwrap();
+    let history = app
+        .store()
+        .recent_chat(&Room("general".into()), 10)
+        .await
+        .unwrap();
     assert_eq!(history.len(), 1, "the earlier line is still there");
 }
 
@@ -322,7 +394,11 @@ async fn a_gone_connection_is_removed_and_the_rest_still_receive() {
     app.poster().gone.lock().unwrap().insert(JUNHO.into());
     send(&app, fixture("message-chat.json")).await;
     assert!(!app.poster().frames_to(MINJI).is_empty());
-    let room = app.store().room_connections(&Room("general".into())).await.unwrap();
+    let room = app
+        .store()
+        .room_connections(&Room("general".into()))
+        .await
+        .unwrap();
     assert_eq!(room, [ConnectionId(MINJI.into())]);
 }
 
@@ -332,7 +408,11 @@ async fn disconnect_removes_the_row() {
     two_players(&app).await;
     let response = send(&app, fixture("disconnect.json")).await;
     assert_eq!(response.status_code, 200);
-    let room = app.store().room_connections(&Room("general".into())).await.unwrap();
+    let room = app
+        .store()
+        .room_connections(&Room("general".into()))
+        .await
+        .unwrap();
     assert_eq!(room, [ConnectionId(JUNHO.into())]);
     // A message from the vanished connection is told to reconnect.
     let response = send(&app, fixture("message-chat.json")).await;
@@ -346,10 +426,19 @@ async fn votes_history_and_join() {
     send(&app, fixture("message-chat.json")).await;
 
     // Junho has no name yet: voting needs one.
-    let junho_hint = from(with_body(fixture("message-start.json"), r#"{"action":"hint"}"#), JUNHO);
-    assert_eq!(body(&send(&app, junho_hint.clone()).await).unwrap()["code"], "join_first");
+    let junho_hint = from(
+        with_body(fixture("message-start.json"), r#"{"action":"hint"}"#),
+        JUNHO,
+    );
+    assert_eq!(
+        body(&send(&app, junho_hint.clone()).await).unwrap()["code"],
+        "join_first"
+    );
     let join = from(
-        with_body(fixture("message-start.json"), r#"{"action":"join","username":"준호","room":"general"}"#),
+        with_body(
+            fixture("message-start.json"),
+            r#"{"action":"join","username":"준호","room":"general"}"#,
+        ),
         JUNHO,
     );
     let state = body(&send(&app, join).await).unwrap();
@@ -360,12 +449,18 @@ async fn votes_history_and_join() {
     assert_eq!(vote["code"], "vote_counted");
     assert_eq!(app.poster().frames_to(MINJI)[0]["hintVotes"], 1);
     let minji_hint = with_body(fixture("message-start.json"), r#"{"action":"hint"}"#);
-    assert_eq!(body(&send(&app, minji_hint).await).unwrap()["code"], "vote_passed");
+    assert_eq!(
+        body(&send(&app, minji_hint).await).unwrap()["code"],
+        "vote_passed"
+    );
     let frames = app.poster().frames_to(MINJI);
     assert_eq!(frames.last().unwrap()["hintLevel"], 1);
     assert_ne!(frames.last().unwrap()["nowConsonant"], "ㅅㄹ");
 
-    let history = with_body(fixture("message-start.json"), r#"{"action":"history","limit":5}"#);
+    let history = with_body(
+        fixture("message-start.json"),
+        r#"{"action":"history","limit":5}"#,
+    );
     let history = body(&send(&app, history).await).unwrap();
     assert_eq!(history["type"], "history");
     assert_eq!(history["lines"][0]["content"], "안녕하세요 ㅋㅋ");

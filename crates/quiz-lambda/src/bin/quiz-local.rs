@@ -1,0 +1,155 @@
+//! `quiz-local`: the whole game on this machine, behind a local API Gateway WebSocket API that
+//! runs the same handler as Lambda. Parses flags, starts [`quiz_lambda::local::LocalServer`],
+//! and stops it cleanly on Ctrl-C.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, ValueEnum};
+use quiz_lambda::config::parse_round_secs;
+use quiz_lambda::local::{self, LocalError, LocalOptions, LocalServer, RunningServer};
+use quiz_store::MemoryStore;
+use tracing_subscriber::EnvFilter;
+
+/// Play the chosung quiz locally: a WebSocket server that behaves like the production API
+/// Gateway WebSocket API and runs the same handler code as the Lambda function.
+///
+/// Connect with `npx wscat -c 'ws://127.0.0.1:8080/dev?room=general&username=민지'`, send
+/// `start!` for the question, then chat or answer with {"username":"민지","content":"사랑"}.
+/// The Android emulator reaches this machine as ws://10.0.2.2:8080/dev. Logs go to stderr;
+/// RUST_LOG sets their level (default info).
+#[derive(Debug, Parser)]
+#[command(name = "quiz-local", version)]
+struct Args {
+    /// Address to listen on. Port 0 picks a free port; 0.0.0.0:8080 also accepts other devices
+    /// on your network.
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:8080")]
+    addr: SocketAddr,
+
+    /// Where connections, chat and games are kept: `memory` (inside this process, gone when it
+    /// stops) or `dynamodb` (the tables of `--dynamodb-endpoint`, or without it the AWS account
+    /// of your credentials, with table names from USER_TABLE, CHAT_TABLE and GAME_TABLE).
+    #[arg(long, value_enum, default_value_t = StoreKind::Memory)]
+    store: StoreKind,
+
+    /// DynamoDB endpoint to use, such as DynamoDB Local's http://localhost:8000. Implies
+    /// `--store dynamodb`; the tables are created if missing. Dummy credentials and region
+    /// us-east-1 are used (AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local to look at the
+    /// same tables with the AWS CLI).
+    #[arg(long, value_name = "URL")]
+    dynamodb_endpoint: Option<String>,
+
+    /// Word lists to play with instead of the shipped ones: a file (one question word per line)
+    /// or a directory like fixtures/words (its *.txt files are the questions, the *.txt files
+    /// of its dictionary/ folder extra accepted answers).
+    #[arg(long, value_name = "PATH")]
+    words: Option<PathBuf>,
+
+    /// Seconds per round, 1 to 3600 [default: 60]. Hints appear at 1/3 and 2/3 of a round.
+    #[arg(long, value_name = "N", value_parser = round_secs)]
+    round_secs: Option<u64>,
+
+    /// The stage in the URL (ws://HOST:PORT/STAGE) and in the management API's path
+    /// (/STAGE/@connections/ID), as in API Gateway.
+    #[arg(long, value_name = "NAME", default_value = "dev")]
+    stage: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum StoreKind {
+    /// In this process (quiz_store::MemoryStore).
+    Memory,
+    /// On DynamoDB (quiz_store::DynamoStore).
+    Dynamodb,
+}
+
+fn round_secs(value: &str) -> Result<u64, String> {
+    parse_round_secs(value)
+        .ok_or_else(|| "expected a whole number of seconds from 1 to 3600".into())
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = Args::parse();
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .with_writer(std::io::stderr)
+        .init();
+    match run(args).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("quiz-local: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: Args) -> Result<(), LocalError> {
+    let options = LocalOptions {
+        addr: args.addr,
+        stage: args.stage,
+        words: args.words,
+        round_secs: args.round_secs,
+        ..LocalOptions::default()
+    };
+    let (server, store) = match (args.store, args.dynamodb_endpoint) {
+        (_, Some(endpoint)) => {
+            let store = local::dynamo_store(Some(&endpoint)).await?;
+            let names = store.table_names().clone();
+            let server = LocalServer::start(options, store).await?;
+            let shown = format!(
+                "DynamoDB at {endpoint} (tables {}, {}, {})",
+                names.user, names.chat, names.game
+            );
+            (server, shown)
+        }
+        (StoreKind::Dynamodb, None) => {
+            let store = local::dynamo_store(None).await?;
+            let names = store.table_names().clone();
+            let server = LocalServer::start(options, store).await?;
+            let shown = format!(
+                "DynamoDB of your AWS credentials (tables {}, {}, {})",
+                names.user, names.chat, names.game
+            );
+            (server, shown)
+        }
+        (StoreKind::Memory, None) => {
+            let server = LocalServer::start(options, MemoryStore::new()).await?;
+            (server, "in memory (gone when quiz-local stops)".to_owned())
+        }
+    };
+    print_banner(&server, &store);
+
+    if let Err(err) = tokio::signal::ctrl_c().await {
+        tracing::error!(error = %err, "cannot listen for Ctrl-C; stopping");
+    }
+    eprintln!("quiz-local: shutting down (Ctrl-C again to quit at once)");
+    tokio::spawn(async {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            std::process::exit(130);
+        }
+    });
+    server.shutdown().await
+}
+
+fn print_banner(server: &RunningServer, store: &str) {
+    let url = server.url();
+    let port = server.addr().port();
+    let stage = server.stage();
+    println!("quiz-local: the chosung quiz on a local API Gateway WebSocket API");
+    println!("  connect:   {url}");
+    println!("  try:       wscat -c '{url}?room=general&username=민지'");
+    println!("             (`npx wscat` works too), then send: start!");
+    println!(
+        "  android:   ws://10.0.2.2:{port}/{stage}   (the emulator's address for this machine)"
+    );
+    println!(
+        "  manage:    {}/@connections/{{id}}",
+        server.management_endpoint()
+    );
+    println!("  store:     {store}");
+    println!("Ctrl-C stops it.");
+}

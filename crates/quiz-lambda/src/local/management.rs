@@ -1,0 +1,186 @@
+//! The management API (`@connections`) on the gateway's own port, and the registry of open
+//! connections it reads.
+//!
+//! The handler's `ApiGatewayPoster` talks to these routes with aws-sdk-apigatewaymanagement,
+//! exactly as it talks to `https://{api-id}.execute-api.{region}.amazonaws.com/{stage}` in AWS:
+//!
+//! | request | answer |
+//! | --- | --- |
+//! | `POST /{stage}/@connections/{id}` | 200; the body goes to the connection as one frame |
+//! | `GET /{stage}/@connections/{id}` | 200 `{"connectedAt":…,"identity":{"sourceIp":…,"userAgent":…},"lastActiveAt":…}` |
+//! | `DELETE /{stage}/@connections/{id}` | 204; the connection is closed (1000) and gets `$disconnect` |
+//!
+//! An id that is not connected answers `410 Gone` with `{"message":"Gone"}` and
+//! `x-amzn-errortype: GoneException`, which is what makes the SDK report `GoneException` and
+//! the broadcast delete the row. A post over [`MAX_MESSAGE_BYTES`] answers
+//! `413 PayloadTooLargeException`, as API Gateway does. Requests are not checked for SigV4
+//! signatures: locally any credentials will do.
+//!
+//! The SDK percent-encodes the id in the path (`L0SM9cOFvHcCIhw%3D`); axum's `Path` decodes it.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use tokio::sync::mpsc::UnboundedSender;
+
+use super::events::iso8601;
+use super::server::Gateway;
+
+/// API Gateway's limit on one message, incoming or posted: 128 KB.
+pub const MAX_MESSAGE_BYTES: usize = 128 * 1024;
+
+/// Something for a connection's task to do, sent by the management API (or the task itself).
+#[derive(Debug)]
+pub enum Outbound {
+    /// Send this frame.
+    Frame(OutFrame),
+    /// Close the connection normally (`DeleteConnection`).
+    Close,
+}
+
+/// A frame to send; posted data that is not UTF-8 goes out as a binary frame.
+#[derive(Debug)]
+pub enum OutFrame {
+    Text(String),
+    Binary(Bytes),
+}
+
+/// One open connection as the management API sees it.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub outbox: UnboundedSender<Outbound>,
+    pub connected_at: i64,
+    pub source_ip: String,
+    pub user_agent: Option<String>,
+    /// Milliseconds since the epoch of the last data frame either way (`LastActiveAt`).
+    pub last_active: Arc<AtomicI64>,
+}
+
+/// The connections the gateway knows, by id. A connection is in it from the moment its
+/// `$connect` succeeded until its socket closes; an id not in it is gone.
+#[derive(Debug, Default)]
+pub struct Registry {
+    entries: Mutex<HashMap<String, Entry>>,
+}
+
+impl Registry {
+    pub fn insert(&self, id: String, entry: Entry) {
+        self.lock().insert(id, entry);
+    }
+
+    pub fn remove(&self, id: &str) -> Option<Entry> {
+        self.lock().remove(id)
+    }
+
+    pub fn get(&self, id: &str) -> Option<Entry> {
+        self.lock().get(id).cloned()
+    }
+
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, Entry>> {
+        // Every method is a single map operation, so a poisoned map is still consistent.
+        self.entries
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// `PostToConnection`.
+pub async fn post_to_connection(
+    State(gateway): State<Arc<Gateway>>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    if body.len() > MAX_MESSAGE_BYTES {
+        return error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "PayloadTooLargeException",
+            "Message too long",
+        );
+    }
+    let Some(entry) = gateway.registry.get(&id) else {
+        return gone();
+    };
+    let frame = match String::from_utf8(body.to_vec()) {
+        Ok(text) => OutFrame::Text(text),
+        Err(_) => OutFrame::Binary(body),
+    };
+    match entry.outbox.send(Outbound::Frame(frame)) {
+        Ok(()) => StatusCode::OK.into_response(),
+        // The connection's task ended between the lookup and the send.
+        Err(_) => gone(),
+    }
+}
+
+/// `GetConnection`.
+pub async fn get_connection(
+    State(gateway): State<Arc<Gateway>>,
+    Path(id): Path<String>,
+) -> Response {
+    let Some(entry) = gateway.registry.get(&id) else {
+        return gone();
+    };
+    // The wire names are the model's JSON names (camelCase), which is what the SDK reads; the
+    // API reference shows the shape names (`ConnectedAt`, `Identity.SourceIp`).
+    let body = serde_json::json!({
+        "connectedAt": iso8601(entry.connected_at),
+        "identity": {
+            "sourceIp": entry.source_ip,
+            "userAgent": entry.user_agent,
+        },
+        "lastActiveAt": iso8601(entry.last_active.load(Ordering::Relaxed)),
+    });
+    json(StatusCode::OK, body.to_string())
+}
+
+/// `DeleteConnection`.
+pub async fn delete_connection(
+    State(gateway): State<Arc<Gateway>>,
+    Path(id): Path<String>,
+) -> Response {
+    let Some(entry) = gateway.registry.get(&id) else {
+        return gone();
+    };
+    match entry.outbox.send(Outbound::Close) {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(_) => gone(),
+    }
+}
+
+fn gone() -> Response {
+    error(StatusCode::GONE, "GoneException", "Gone")
+}
+
+/// An error as API Gateway's management API sends it: the exception name in
+/// `x-amzn-errortype` (which the SDK maps to its error type) and `{"message": …}`.
+fn error(status: StatusCode, error_type: &'static str, message: &str) -> Response {
+    let mut response = json(
+        status,
+        serde_json::json!({ "message": message }).to_string(),
+    );
+    response.headers_mut().insert(
+        header::HeaderName::from_static("x-amzn-errortype"),
+        HeaderValue::from_static(error_type),
+    );
+    response
+}
+
+fn json(status: StatusCode, body: String) -> Response {
+    (
+        status,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response()
+}

@@ -1,0 +1,459 @@
+//! Starting and stopping the local gateway, and what it is started with.
+
+use std::future::IntoFuture as _;
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
+use aws_sdk_apigatewaymanagement::config::{
+    BehaviorVersion, Credentials, Region, SharedCredentialsProvider,
+};
+use axum::routing::{get, post};
+use axum::Router;
+use futures_util::future::BoxFuture;
+use lambda_runtime::{Context, LambdaEvent};
+use quiz_store::{DynamoStore, StoreError, TableNames};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::events::{disconnect_event, ApiInfo, ConnectionInfo};
+use super::management::{self, Registry};
+use super::websocket;
+use crate::broadcast::ApiGatewayPoster;
+use crate::config::{parse_round_secs, Config, ConfigError};
+use crate::handler::App;
+
+/// The region every AWS client of the local gateway uses. Nothing leaves this machine, but the
+/// SDK will not sign a request without a region, and DynamoDB Local keeps tables per region and
+/// access key: these match `quiz_store::dynamodb_local`, so the tests and `quiz-local` see the
+/// same tables.
+pub const LOCAL_REGION: &str = "us-east-1";
+/// The dummy access key of the local gateway's AWS clients (see [`LOCAL_REGION`]).
+pub const LOCAL_ACCESS_KEY_ID: &str = "local";
+/// The dummy secret key of the local gateway's AWS clients (see [`LOCAL_REGION`]).
+pub const LOCAL_SECRET_ACCESS_KEY: &str = "local";
+
+/// API Gateway's idle connection timeout.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(10 * 60);
+/// API Gateway's maximum connection duration.
+const MAX_CONNECTION_DURATION: Duration = Duration::from_secs(2 * 60 * 60);
+/// How long a shutdown waits for connections to close and requests to finish.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// Why the local gateway could not start or stopped; each message says what to change.
+#[derive(Debug, thiserror::Error)]
+pub enum LocalError {
+    #[error("cannot listen on {addr}: {source}; pick another address with --addr HOST:PORT (port 0 picks a free port)")]
+    Bind { addr: SocketAddr, source: io::Error },
+    #[error("stage {0:?} is not a valid stage name: use 1 to 128 letters, digits, '-' or '_'")]
+    Stage(String),
+    #[error("round length {0} s is not valid: use a whole number of seconds from 1 to 3600")]
+    RoundSecs(u64),
+    #[error("{0}; fix the word list or pass another with --words PATH")]
+    Config(#[from] ConfigError),
+    #[error("cannot create the tables at DynamoDB endpoint {endpoint}: {source}; is DynamoDB Local running there (e.g. `java -jar DynamoDBLocal.jar -inMemory -port 8000`)?")]
+    Tables {
+        endpoint: String,
+        source: StoreError,
+    },
+    #[error("the server failed: {0}")]
+    Serve(io::Error),
+}
+
+/// How to run the local gateway. `Default` is what `quiz-local` runs with no flags.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalOptions {
+    /// Where to listen; port 0 picks a free port (see [`RunningServer::addr`]).
+    pub addr: SocketAddr,
+    /// The stage: clients connect to `ws://{addr}/{stage}` (or `/`), and the management API
+    /// lives under `/{stage}/@connections`.
+    pub stage: String,
+    /// A word-list file or directory instead of the shipped lists (see
+    /// [`crate::config::load_word_bank`]).
+    pub words: Option<PathBuf>,
+    /// Seconds per round, 1 to 3600; `None` keeps the game's default (60).
+    pub round_secs: Option<u64>,
+    /// Connections with no data frame either way for this long are closed (API Gateway: 10
+    /// minutes). Tests shorten it.
+    pub idle_timeout: Duration,
+    /// Connections are closed after this long, active or not (API Gateway: 2 hours).
+    pub max_connection_duration: Duration,
+}
+
+impl Default for LocalOptions {
+    fn default() -> Self {
+        LocalOptions {
+            addr: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 8080),
+            stage: "dev".to_owned(),
+            words: None,
+            round_secs: None,
+            idle_timeout: IDLE_TIMEOUT,
+            max_connection_duration: MAX_CONNECTION_DURATION,
+        }
+    }
+}
+
+/// One invocation of the integration: the event in, the proxy response (or a failure) out.
+pub(crate) type Invocation =
+    BoxFuture<'static, Result<ApiGatewayProxyResponse, lambda_runtime::Error>>;
+
+/// The integration behind every route: in AWS, the Lambda function; here, [`App::handle`].
+type Integration = Arc<dyn Fn(ApiGatewayWebsocketProxyRequest) -> Invocation + Send + Sync>;
+
+/// What the HTTP handlers and connection tasks share.
+pub(crate) struct Gateway {
+    pub api: ApiInfo,
+    pub local_addr: SocketAddr,
+    integration: Integration,
+    pub registry: Registry,
+    pub idle_timeout: Duration,
+    pub max_connection_duration: Duration,
+    /// Cancelled when the server shuts down: every connection closes (1001).
+    pub shutdown: CancellationToken,
+    /// Every connection's task, so a shutdown can wait for their `$disconnect`s.
+    pub tracker: TaskTracker,
+}
+
+impl Gateway {
+    /// Invokes the integration, as API Gateway invokes the Lambda function.
+    pub fn invoke(&self, event: ApiGatewayWebsocketProxyRequest) -> Invocation {
+        (self.integration)(event)
+    }
+
+    /// Sends `$disconnect` for a connection. Like API Gateway's, it is best-effort: its response
+    /// is ignored and a failure is only logged.
+    pub async fn disconnect(&self, connection: &ConnectionInfo, status_code: u16, reason: &str) {
+        let event = disconnect_event(&self.api, connection, status_code, reason);
+        tracing::info!(
+            connection_id = %connection.id,
+            status_code,
+            reason,
+            "connection closed"
+        );
+        if let Err(err) = self.invoke(event).await {
+            tracing::error!(connection_id = %connection.id, error = %err, "$disconnect failed");
+        }
+    }
+}
+
+/// The local gateway. See [`LocalServer::start`].
+#[derive(Debug)]
+pub struct LocalServer;
+
+impl LocalServer {
+    /// Binds `options.addr`, builds the [`App`] on `store` with the real `ApiGatewayPoster`
+    /// pointed at this server's own management API, and serves in background tasks until
+    /// [`RunningServer::shutdown`] (or until the returned value is dropped).
+    ///
+    /// The store is taken whole: pass a clone (both stores' clones share their data) to look
+    /// at what the server stored.
+    pub async fn start<S>(options: LocalOptions, store: S) -> Result<RunningServer, LocalError>
+    where
+        S: quiz_store::Store + 'static,
+    {
+        if !valid_stage(&options.stage) {
+            return Err(LocalError::Stage(options.stage));
+        }
+        let round_secs = options
+            .round_secs
+            .map(|secs| parse_round_secs(&secs.to_string()).ok_or(LocalError::RoundSecs(secs)))
+            .transpose()?;
+        let mut config = Config {
+            management_endpoint: None,
+            round_secs,
+            words_path: options.words.clone(),
+        };
+        // Reading the word lists first: a bad list is reported before anything listens.
+        let rules = config.rules()?;
+
+        let listener =
+            TcpListener::bind(options.addr)
+                .await
+                .map_err(|source| LocalError::Bind {
+                    addr: options.addr,
+                    source,
+                })?;
+        let local_addr = listener.local_addr().map_err(|source| LocalError::Bind {
+            addr: options.addr,
+            source,
+        })?;
+        let endpoint = management_endpoint(local_addr, &options.stage);
+        config.management_endpoint = Some(endpoint.clone());
+
+        let poster = ApiGatewayPoster::new(local_aws_config());
+        let app = Arc::new(App::new(store, poster, rules, config.management_endpoint));
+        let integration: Integration = Arc::new(move |event| {
+            let app = Arc::clone(&app);
+            Box::pin(async move {
+                app.handle(LambdaEvent::new(event, Context::default()))
+                    .await
+            })
+        });
+        let gateway = Arc::new(Gateway {
+            api: ApiInfo::new(&options.stage),
+            local_addr,
+            integration,
+            registry: Registry::default(),
+            idle_timeout: options.idle_timeout,
+            max_connection_duration: options.max_connection_duration,
+            shutdown: CancellationToken::new(),
+            tracker: TaskTracker::new(),
+        });
+
+        let stage = &options.stage;
+        let router = Router::new()
+            .route("/", get(websocket::upgrade))
+            .route(&format!("/{stage}"), get(websocket::upgrade))
+            .route(
+                &format!("/{stage}/@connections/{{id}}"),
+                post(management::post_to_connection)
+                    .get(management::get_connection)
+                    .delete(management::delete_connection),
+            )
+            .with_state(Arc::clone(&gateway));
+        let http_stop = CancellationToken::new();
+        let serve = axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(http_stop.clone().cancelled_owned())
+        .into_future();
+        let serve = tokio::spawn(serve);
+        tracing::debug!(%local_addr, %endpoint, "local gateway listening");
+
+        Ok(RunningServer {
+            addr: local_addr,
+            stage: options.stage,
+            gateway,
+            http_stop,
+            serve: Some(serve),
+        })
+    }
+}
+
+/// A started local gateway. [`RunningServer::shutdown`] stops it cleanly; dropping it stops it
+/// without waiting (connections are told to close, the HTTP server stops at once).
+pub struct RunningServer {
+    addr: SocketAddr,
+    stage: String,
+    gateway: Arc<Gateway>,
+    http_stop: CancellationToken,
+    serve: Option<tokio::task::JoinHandle<io::Result<()>>>,
+}
+
+impl std::fmt::Debug for RunningServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunningServer")
+            .field("addr", &self.addr)
+            .field("stage", &self.stage)
+            .field("connections", &self.connection_count())
+            .finish()
+    }
+}
+
+impl RunningServer {
+    /// The address the server listens on (with the port picked, when port 0 was asked for).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn stage(&self) -> &str {
+        &self.stage
+    }
+
+    /// The URL clients connect to: `ws://127.0.0.1:8080/dev`.
+    pub fn url(&self) -> String {
+        format!("ws://{}/{}", reachable(self.addr), self.stage)
+    }
+
+    /// The management API's endpoint, as the SDK wants it: `http://127.0.0.1:8080/dev`.
+    pub fn management_endpoint(&self) -> String {
+        management_endpoint(self.addr, &self.stage)
+    }
+
+    /// How many connections are open.
+    pub fn connection_count(&self) -> usize {
+        self.gateway.registry.len()
+    }
+
+    /// Stops cleanly: every connection is closed with 1001 ("Going away") and gets its
+    /// `$disconnect`, then the HTTP server stops once in-flight requests are answered. Waits at
+    /// most 10 seconds for each step.
+    pub async fn shutdown(mut self) -> Result<(), LocalError> {
+        self.gateway.shutdown.cancel();
+        self.gateway.tracker.close();
+        if tokio::time::timeout(SHUTDOWN_GRACE, self.gateway.tracker.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                open = self.gateway.registry.len(),
+                "connections did not close within {SHUTDOWN_GRACE:?}; stopping anyway"
+            );
+        }
+        // Only now: the connections' last invocations may still have posted through it.
+        self.http_stop.cancel();
+        let Some(serve) = self.serve.take() else {
+            return Ok(());
+        };
+        match tokio::time::timeout(SHUTDOWN_GRACE, serve).await {
+            Ok(Ok(result)) => result.map_err(LocalError::Serve),
+            Ok(Err(join)) => Err(LocalError::Serve(io::Error::other(join))),
+            Err(_) => {
+                tracing::warn!(
+                    "HTTP requests still running after {SHUTDOWN_GRACE:?}; stopping anyway"
+                );
+                Ok(())
+            }
+        }
+    }
+}
+
+impl Drop for RunningServer {
+    fn drop(&mut self) {
+        self.gateway.shutdown.cancel();
+        self.http_stop.cancel();
+        if let Some(serve) = self.serve.take() {
+            serve.abort();
+        }
+    }
+}
+
+/// The store `quiz-local --store dynamodb` uses.
+///
+/// With an `endpoint` (DynamoDB Local, say `http://localhost:8000`): a client with the dummy
+/// [`LOCAL_ACCESS_KEY_ID`] credentials in [`LOCAL_REGION`], and the tables created if they are
+/// missing. Without one: [`DynamoStore::from_env`], the store the Lambda function uses (the
+/// AWS credential chain, `DYNAMODB_ENDPOINT`, existing tables). Table names come from
+/// `USER_TABLE`, `CHAT_TABLE` and `GAME_TABLE` either way.
+pub async fn dynamo_store(endpoint: Option<&str>) -> Result<DynamoStore, LocalError> {
+    let Some(endpoint) = endpoint else {
+        return Ok(DynamoStore::from_env().await);
+    };
+    let config = aws_sdk_dynamodb::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::from_static(LOCAL_REGION))
+        .credentials_provider(local_credentials())
+        .endpoint_url(endpoint)
+        .build();
+    let store = DynamoStore::new(
+        aws_sdk_dynamodb::Client::from_conf(config),
+        TableNames::from_env(),
+    );
+    store
+        .create_tables()
+        .await
+        .map_err(|source| LocalError::Tables {
+            endpoint: endpoint.to_owned(),
+            source,
+        })?;
+    Ok(store)
+}
+
+fn local_credentials() -> Credentials {
+    Credentials::new(
+        LOCAL_ACCESS_KEY_ID,
+        LOCAL_SECRET_ACCESS_KEY,
+        None,
+        None,
+        "quiz-local",
+    )
+}
+
+/// The AWS configuration of the handler's management API client: dummy credentials and region,
+/// since the requests only go to this server (which does not check signatures).
+fn local_aws_config() -> aws_config::SdkConfig {
+    aws_config::SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::from_static(LOCAL_REGION))
+        .credentials_provider(SharedCredentialsProvider::new(local_credentials()))
+        .build()
+}
+
+/// `http://{addr}/{stage}`, through loopback when the server listens on every interface.
+fn management_endpoint(addr: SocketAddr, stage: &str) -> String {
+    format!("http://{}/{stage}", reachable(addr))
+}
+
+/// An address a local client can connect to: `0.0.0.0` and `::` are not.
+fn reachable(addr: SocketAddr) -> SocketAddr {
+    match addr.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => {
+            SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), addr.port())
+        }
+        IpAddr::V6(ip) if ip.is_unspecified() => {
+            SocketAddr::new(IpAddr::V6(Ipv6Addr::LOCALHOST), addr.port())
+        }
+        _ => addr,
+    }
+}
+
+/// API Gateway's rule for stage names, which also keeps them safe in a route path.
+fn valid_stage(stage: &str) -> bool {
+    (1..=128).contains(&stage.len())
+        && stage
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stage_names_follow_api_gateway() {
+        assert!(valid_stage("dev"));
+        assert!(valid_stage("prod_2-a"));
+        assert!(!valid_stage(""));
+        assert!(!valid_stage("a/b"));
+        assert!(!valid_stage("{id}"));
+        assert!(!valid_stage(&"a".repeat(129)));
+    }
+
+    #[test]
+    fn unspecified_addresses_are_reached_through_loopback() {
+        let any: SocketAddr = "0.0.0.0:8080".parse().unwrap();
+        assert_eq!(management_endpoint(any, "dev"), "http://127.0.0.1:8080/dev");
+        let v6: SocketAddr = "[::]:9000".parse().unwrap();
+        assert_eq!(management_endpoint(v6, "dev"), "http://[::1]:9000/dev");
+        let lan: SocketAddr = "192.0.2.4:8080".parse().unwrap();
+        assert_eq!(
+            management_endpoint(lan, "prod"),
+            "http://192.0.2.4:8080/prod"
+        );
+    }
+
+    #[tokio::test]
+    async fn bad_options_are_refused_before_listening() {
+        let options = LocalOptions {
+            stage: "a/b".into(),
+            ..LocalOptions::default()
+        };
+        let err = LocalServer::start(options, quiz_store::MemoryStore::new())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, LocalError::Stage(_)), "{err}");
+
+        let options = LocalOptions {
+            round_secs: Some(0),
+            ..LocalOptions::default()
+        };
+        let err = LocalServer::start(options, quiz_store::MemoryStore::new())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, LocalError::RoundSecs(0)), "{err}");
+
+        let options = LocalOptions {
+            words: Some(PathBuf::from("/nonexistent/words")),
+            ..LocalOptions::default()
+        };
+        let err = LocalServer::start(options, quiz_store::MemoryStore::new())
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("--words"), "{err}");
+    }
+}

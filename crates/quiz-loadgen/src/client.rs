@@ -1,0 +1,229 @@
+//! One simulated player: connects, listens, and sends chat lines and answers at a steady rate.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt, StreamExt};
+use quiz_core::builtin;
+use quiz_core::hangul::chosung;
+use quiz_core::words::parse_word_list;
+use rand::Rng;
+use serde_json::Value;
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+use crate::report::Tracker;
+
+/// Words by pattern, from the shipped lists, to send correct answers.
+pub struct AnswerBook {
+    by_pattern: HashMap<String, Vec<String>>,
+}
+
+impl AnswerBook {
+    pub fn from_builtin_lists() -> Self {
+        let mut by_pattern: HashMap<String, Vec<String>> = HashMap::new();
+        let lists = builtin::QUESTION_LISTS
+            .iter()
+            .chain(builtin::DICTIONARY_LISTS);
+        for (name, text) in lists {
+            for listed in parse_word_list(name, text).unwrap_or_default() {
+                by_pattern
+                    .entry(chosung(&listed.word))
+                    .or_default()
+                    .push(listed.word);
+            }
+        }
+        AnswerBook { by_pattern }
+    }
+
+    fn candidates(&self, pattern: &str) -> &[String] {
+        self.by_pattern.get(pattern).map_or(&[], Vec::as_slice)
+    }
+}
+
+/// Who a client is and how it behaves.
+#[derive(Debug, Clone)]
+pub struct ClientPlan {
+    pub index: usize,
+    pub room: usize,
+    pub room_name: String,
+    pub username: String,
+    pub rate: f64,
+    pub answer_ratio: f64,
+}
+
+/// What a client last saw of its room's game.
+#[derive(Debug, Default)]
+struct View {
+    pattern: String,
+    answered: HashSet<String>,
+}
+
+type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// A connected client, ready to run.
+pub struct Client {
+    plan: ClientPlan,
+    socket: Socket,
+}
+
+/// Opens the client's connection; a failure is counted, not fatal.
+pub async fn connect(url: &str, plan: ClientPlan, tracker: &Tracker) -> Option<Client> {
+    let separator = if url.contains('?') { '&' } else { '?' };
+    let full = format!(
+        "{url}{separator}room={}&username={}",
+        plan.room_name, plan.username
+    );
+    match tokio_tungstenite::connect_async(full.as_str()).await {
+        Ok((socket, _)) => {
+            tracker.joined(plan.room, plan.index);
+            Some(Client { plan, socket })
+        }
+        Err(err) => {
+            tracker.connect_failed(&err.to_string());
+            None
+        }
+    }
+}
+
+impl Client {
+    /// Sends until `send_until`, keeps reading until `read_until`, then closes.
+    pub async fn run(
+        self,
+        tracker: Arc<Tracker>,
+        answers: Arc<AnswerBook>,
+        send_until: Instant,
+        read_until: Instant,
+    ) {
+        let Client { plan, socket } = self;
+        let (mut sink, mut stream) = socket.split();
+        let view = Arc::new(Mutex::new(View::default()));
+
+        let reader = {
+            let tracker = tracker.clone();
+            let view = view.clone();
+            let plan = plan.clone();
+            tokio::spawn(async move {
+                loop {
+                    let next = tokio::time::timeout_at(read_until.into(), stream.next()).await;
+                    match next {
+                        Ok(Some(Ok(Message::Text(text)))) => {
+                            handle_frame(&plan, &tracker, &view, text.as_str());
+                        }
+                        Ok(Some(Ok(Message::Close(_)))) | Ok(None) | Ok(Some(Err(_))) => {
+                            tracker.dropped(plan.room, plan.index);
+                            return;
+                        }
+                        Ok(Some(Ok(_))) => {}
+                        Err(_) => return, // the run is over
+                    }
+                }
+            })
+        };
+
+        if sink.send(Message::text("start!")).await.is_err() {
+            tracker.dropped(plan.room, plan.index);
+        }
+        let period = Duration::from_secs_f64(1.0 / plan.rate);
+        // A random phase spreads the clients' sends over the period.
+        let phase = period.mul_f64(rand::rng().random::<f64>());
+        tokio::time::sleep(phase).await;
+        let mut interval = tokio::time::interval(period);
+        let mut sent_words: HashSet<String> = HashSet::new();
+        let mut seq = 0u64;
+        loop {
+            interval.tick().await;
+            if Instant::now() >= send_until {
+                break;
+            }
+            let answer = pick_answer(&plan, &answers, &view, &mut sent_words);
+            let is_answer = answer.is_some();
+            let content = answer.unwrap_or_else(|| {
+                seq += 1;
+                format!("부하 테스트 {}-{seq}", plan.index)
+            });
+            let frame = serde_json::json!({"username": plan.username, "content": content});
+            tracker.sending(plan.room, plan.index, &plan.username, &content, is_answer);
+            if sink.send(Message::text(frame.to_string())).await.is_err() {
+                tracker.dropped(plan.room, plan.index);
+                break;
+            }
+        }
+        let _ = reader.await;
+        let _ = sink.send(Message::Close(None)).await;
+    }
+}
+
+fn pick_answer(
+    plan: &ClientPlan,
+    answers: &AnswerBook,
+    view: &Mutex<View>,
+    sent_words: &mut HashSet<String>,
+) -> Option<String> {
+    if plan.answer_ratio <= 0.0 || rand::rng().random::<f64>() >= plan.answer_ratio {
+        return None;
+    }
+    let view = view.lock().unwrap_or_else(|p| p.into_inner());
+    let candidates: Vec<&String> = answers
+        .candidates(&view.pattern)
+        .iter()
+        .filter(|w| !view.answered.contains(*w) && !sent_words.contains(*w))
+        .collect();
+    if candidates.is_empty() {
+        return None;
+    }
+    let word = candidates[rand::rng().random_range(0..candidates.len())].clone();
+    sent_words.insert(word.clone());
+    Some(word)
+}
+
+fn handle_frame(plan: &ClientPlan, tracker: &Tracker, view: &Mutex<View>, text: &str) {
+    let Ok(Value::Object(frame)) = serde_json::from_str::<Value>(text) else {
+        tracker.junk_frame();
+        return;
+    };
+    if let (Some(Value::String(username)), Some(Value::String(content))) =
+        (frame.get("username"), frame.get("content"))
+    {
+        tracker.delivered(plan.index, username, content);
+        return;
+    }
+    if let Some(Value::String(now)) = frame.get("nowConsonant") {
+        let pattern = frame
+            .get("pattern")
+            .and_then(Value::as_str)
+            .map_or_else(|| chosung(now), str::to_owned);
+        let answered: HashSet<String> = frame
+            .get("answered")
+            .and_then(Value::as_array)
+            .map(|words| {
+                words
+                    .iter()
+                    .filter_map(|w| w.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
+        {
+            let mut view = view.lock().unwrap_or_else(|p| p.into_inner());
+            view.pattern = pattern;
+            view.answered = answered;
+        }
+        if let Some(previous) = frame.get("previous").filter(|p| p["reason"] == "solved") {
+            if let (Some(round), Some(winner), Some(word)) = (
+                previous["round"].as_u64(),
+                previous["winner"].as_str(),
+                previous["word"].as_str(),
+            ) {
+                tracker.round_won(plan.room, round, winner, word);
+            }
+        }
+        return;
+    }
+    match frame.get("type").and_then(Value::as_str) {
+        Some("error") => tracker.error_frame(text),
+        Some("notice") | Some("history") => {}
+        _ => tracker.junk_frame(),
+    }
+}

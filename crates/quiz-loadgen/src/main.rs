@@ -1,0 +1,205 @@
+//! `quiz-loadgen`: drives many WebSocket clients against a chosung quiz server (quiz-local, or
+//! a deployed `wss://` stage) and checks that nothing is lost and no round has two winners.
+//!
+//! Every client connects to its room with its own name, asks for the state, then sends chat
+//! lines (and, with `--answer-ratio`, correct answers found from the word lists) at `--rate`
+//! messages per second. Each sent chat must reach every client connected in its room; the
+//! sender's own copy gives the send-to-echo latency.
+//!
+//! ```text
+//! quiz-loadgen --url ws://127.0.0.1:8080/dev --clients 1000 --room-size 10 --seconds 30 --rate 1
+//! ```
+//!
+//! Exits 1 when a chat was lost or a round had two winners, 2 when it could not run at all.
+
+mod client;
+mod report;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::client::{AnswerBook, ClientPlan};
+use crate::report::Tracker;
+
+/// Load generator for the chosung quiz's WebSocket API.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Args {
+    /// WebSocket URL of the stage, e.g. ws://127.0.0.1:8080/dev or wss://…/dev.
+    #[arg(long)]
+    url: String,
+    /// Number of clients.
+    #[arg(long, default_value_t = 100)]
+    clients: usize,
+    /// How long to send, in seconds (after every client connected).
+    #[arg(long, default_value_t = 10.0)]
+    seconds: f64,
+    /// Messages per second per client.
+    #[arg(long, default_value_t = 1.0)]
+    rate: f64,
+    /// Clients per room, spread over as many rooms as needed (default: all in one room).
+    #[arg(long)]
+    room_size: Option<usize>,
+    /// Share of messages that are correct answers (0 to 1), found from the word lists.
+    #[arg(long, default_value_t = 0.1)]
+    answer_ratio: f64,
+    /// Write a machine-readable report here.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Seconds to wait for the last echoes after sending stops.
+    #[arg(long, default_value_t = 3.0)]
+    drain_seconds: f64,
+    /// Connections opened at once while connecting.
+    #[arg(long, default_value_t = 50)]
+    connect_concurrency: usize,
+    /// Prefix of room names, so runs do not meet each other's games.
+    #[arg(long, default_value = "load")]
+    room_prefix: String,
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let args = Args::parse();
+    match run(args).await {
+        Ok(report) if report.passed() => std::process::ExitCode::SUCCESS,
+        Ok(_) => std::process::ExitCode::from(1),
+        Err(err) => {
+            eprintln!("quiz-loadgen: {err}");
+            std::process::ExitCode::from(2)
+        }
+    }
+}
+
+async fn run(args: Args) -> Result<report::Report, String> {
+    if args.clients == 0 {
+        return Err("--clients must be at least 1".into());
+    }
+    if !(args.rate > 0.0 && args.seconds > 0.0) {
+        return Err("--rate and --seconds must be positive".into());
+    }
+    if !(0.0..=1.0).contains(&args.answer_ratio) {
+        return Err("--answer-ratio must be between 0 and 1".into());
+    }
+    let room_size = args.room_size.unwrap_or(args.clients).max(1);
+    let rooms = args.clients.div_ceil(room_size);
+    let tracker = Arc::new(Tracker::new(rooms));
+    let answers = Arc::new(AnswerBook::from_builtin_lists());
+    let run_id = std::process::id();
+
+    eprintln!(
+        "connecting {} clients to {} in {rooms} room(s) of up to {room_size}",
+        args.clients, args.url
+    );
+    let bar = ProgressBar::new(args.clients as u64).with_style(
+        ProgressStyle::with_template("{prefix:>10} [{bar:40}] {pos}/{len} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    bar.set_prefix("connecting");
+
+    let plans: Vec<ClientPlan> = (0..args.clients)
+        .map(|index| ClientPlan {
+            index,
+            room: index / room_size,
+            room_name: format!("{}-{run_id}-{}", args.room_prefix, index / room_size),
+            username: format!("lg{index}"),
+            rate: args.rate,
+            answer_ratio: args.answer_ratio,
+        })
+        .collect();
+
+    // Connect everyone first, a bounded number at a time, so the measured phase is steady.
+    let semaphore = Arc::new(tokio::sync::Semaphore::new(args.connect_concurrency.max(1)));
+    let mut connecting = Vec::new();
+    for plan in plans {
+        let url = args.url.clone();
+        let semaphore = semaphore.clone();
+        let tracker = tracker.clone();
+        let bar = bar.clone();
+        connecting.push(tokio::spawn(async move {
+            let _permit = semaphore.acquire_owned().await.ok();
+            let result = client::connect(&url, plan, &tracker).await;
+            bar.inc(1);
+            result
+        }));
+    }
+    let mut connected = Vec::new();
+    for task in connecting {
+        if let Ok(Some(client)) = task.await {
+            connected.push(client);
+        }
+    }
+    bar.finish_and_clear();
+    let opened = connected.len();
+    eprintln!("{opened} connected, {} failed", args.clients - opened);
+    if opened == 0 {
+        return Err(format!("no client could connect to {}", args.url));
+    }
+
+    let send_for = Duration::from_secs_f64(args.seconds);
+    let drain_for = Duration::from_secs_f64(args.drain_seconds);
+    let started = Instant::now();
+    let progress = ProgressBar::new((args.seconds * 10.0) as u64).with_style(
+        ProgressStyle::with_template("{prefix:>10} [{bar:40}] {elapsed_precise} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    progress.set_prefix("sending");
+    let ticker = {
+        let progress = progress.clone();
+        let tracker = tracker.clone();
+        tokio::spawn(async move {
+            let mut interval = tokio::time::interval(Duration::from_millis(100));
+            loop {
+                interval.tick().await;
+                progress.set_position((started.elapsed().as_secs_f64() * 10.0) as u64);
+                progress.set_message(tracker.progress_line());
+            }
+        })
+    };
+
+    let tasks: Vec<_> = connected
+        .into_iter()
+        .map(|client| {
+            let tracker = tracker.clone();
+            let answers = answers.clone();
+            tokio::spawn(client.run(
+                tracker,
+                answers,
+                started + send_for,
+                started + send_for + drain_for,
+            ))
+        })
+        .collect();
+    for task in tasks {
+        let _ = task.await;
+    }
+    ticker.abort();
+    progress.finish_and_clear();
+
+    let report = tracker.report(
+        args.clients,
+        opened,
+        started.elapsed().min(send_for + drain_for),
+        send_for,
+    );
+    println!("{}", report.human());
+    if let Some(path) = &args.json {
+        let json = serde_json::to_string_pretty(&report.to_json(&report::RunConfig {
+            url: args.url.clone(),
+            clients: args.clients,
+            seconds: args.seconds,
+            rate: args.rate,
+            room_size,
+            answer_ratio: args.answer_ratio,
+        }))
+        .map_err(|err| err.to_string())?;
+        std::fs::write(path, json + "\n")
+            .map_err(|err| format!("cannot write {}: {err}", path.display()))?;
+    }
+    Ok(report)
+}
