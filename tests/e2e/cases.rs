@@ -250,7 +250,8 @@ pub async fn vanished_and_stale_connections_are_pruned<S: TestStore>(store: S) {
         stale.clone(),
         Room("v".into()),
         Some("유령2".into()),
-        now_millis(),
+        // Connected a minute ago: old enough that a 410 means it is gone.
+        now_millis() - 60_000,
     );
     game.store
         .put_connection(&row)

@@ -39,6 +39,9 @@ use crate::words::{normalize_answer, WordBank};
 /// Milliseconds since the Unix epoch.
 pub type Millis = u64;
 
+/// Most players a game keeps scores for; past it, the lowest scores are forgotten.
+pub const MAX_SCORED_PLAYERS: usize = 1_000;
+
 /// Tunable game settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct GameConfig {
@@ -237,8 +240,9 @@ impl Game {
 
     /// A player's chat line, judged as an answer to the current pattern.
     ///
-    /// `players_online` is how many distinct players are in the room; it sets the majority a
-    /// give-up vote (`ㅈㅈ`, `gg`) needs.
+    /// `players_online` is how many players are in the room (an adapter that cannot tell
+    /// players apart passes its connection count); it sets the majority a give-up vote
+    /// (`ㅈㅈ`, `gg`) needs.
     pub fn submit(
         &mut self,
         rules: &Rules,
@@ -268,8 +272,8 @@ impl Game {
 
     /// A player's vote to reveal a hint now, or to give up the round.
     ///
-    /// A vote passes with a strict majority of `players_online` distinct players, so a single
-    /// player can only decide alone in a room of one.
+    /// A vote passes with a strict majority of `players_online` (or of the distinct voters, if
+    /// more have voted), so one vote decides only in a room of one.
     pub fn vote(
         &mut self,
         rules: &Rules,
@@ -308,6 +312,7 @@ impl Game {
         let score = self.scores.entry(player.to_owned()).or_insert(0);
         *score += 1;
         let score = *score;
+        self.forget_lowest_scores(player);
         events.push(GameEvent::Solved {
             round: self.round,
             player: player.to_owned(),
@@ -325,6 +330,23 @@ impl Game {
         Verdict::Correct {
             word: answer,
             score,
+        }
+    }
+
+    /// Keeps the score table within [`MAX_SCORED_PLAYERS`] by dropping the lowest scores (the
+    /// player who just scored stays), so a busy public room's state cannot grow without bound.
+    fn forget_lowest_scores(&mut self, keep: &str) {
+        while self.scores.len() > MAX_SCORED_PLAYERS {
+            let lowest = self
+                .scores
+                .iter()
+                .filter(|(name, _)| name.as_str() != keep)
+                .min_by_key(|(name, score)| (**score, std::cmp::Reverse((*name).clone())))
+                .map(|(name, _)| name.clone());
+            match lowest {
+                Some(name) => self.scores.remove(&name),
+                None => break,
+            };
         }
     }
 

@@ -17,6 +17,8 @@
 //! ```
 
 use std::collections::{HashMap, HashSet};
+use std::hash::BuildHasherDefault;
+use std::sync::Arc;
 
 use crate::hangul::{chosung, compose, is_complete_syllables, syllable_count};
 
@@ -50,7 +52,8 @@ pub enum WordListError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListedWord {
     pub word: String,
-    pub source_name: String,
+    /// Shared by every word of one list.
+    pub source_name: Arc<str>,
     pub line: usize,
 }
 
@@ -59,8 +62,8 @@ pub struct ListedWord {
 /// Lines are trimmed and composed (decomposed jamo become syllables); a `#` starts a comment
 /// anywhere on a line.
 pub fn parse_word_list(source_name: &str, text: &str) -> Result<Vec<ListedWord>, WordListError> {
+    let shared: Arc<str> = Arc::from(source_name);
     let mut words = Vec::new();
-    let mut seen: HashMap<String, usize> = HashMap::new();
     for (index, raw) in text.lines().enumerate() {
         let line = index + 1;
         let content = raw.split('#').next().unwrap_or_default().trim();
@@ -82,22 +85,34 @@ pub fn parse_word_list(source_name: &str, text: &str) -> Result<Vec<ListedWord>,
                 word,
             });
         }
-        if let Some(first) = seen.get(&word) {
-            return Err(WordListError::Duplicate {
-                source_name: source_name.to_owned(),
-                line,
-                word,
-                first: format!("{source_name}:{first}"),
-            });
-        }
-        seen.insert(word.clone(), line);
         words.push(ListedWord {
             word,
-            source_name: source_name.to_owned(),
+            source_name: shared.clone(),
             line,
         });
     }
+    let mut first_lines: FastMap<&str, usize> = fast_map(words.len());
+    for listed in &words {
+        if let Some(first) = first_lines.insert(&listed.word, listed.line) {
+            return Err(WordListError::Duplicate {
+                source_name: source_name.to_owned(),
+                line: listed.line,
+                word: listed.word.clone(),
+                first: format!("{source_name}:{first}"),
+            });
+        }
+    }
     Ok(words)
+}
+
+/// Hash maps keyed by words. The keys come from trusted word lists (a player's text is only
+/// ever looked up, never inserted), so a fast unkeyed hash is safe, and it cuts the cold
+/// start's cost of indexing tens of thousands of words.
+type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<rustc_hash::FxHasher>>;
+type FastSet<K> = HashSet<K, BuildHasherDefault<rustc_hash::FxHasher>>;
+
+fn fast_map<K, V>(capacity: usize) -> FastMap<K, V> {
+    HashMap::with_capacity_and_hasher(capacity, BuildHasherDefault::default())
 }
 
 /// The words of a game: questions to draw, and every word accepted as an answer.
@@ -107,8 +122,8 @@ pub fn parse_word_list(source_name: &str, text: &str) -> Result<Vec<ListedWord>,
 #[derive(Debug, Clone)]
 pub struct WordBank {
     questions: Vec<Box<str>>,
-    answers: HashSet<Box<str>>,
-    answers_per_pattern: HashMap<Box<str>, u32>,
+    answers: FastSet<Box<str>>,
+    answers_per_pattern: FastMap<Box<str>, u32>,
 }
 
 impl WordBank {
@@ -120,46 +135,44 @@ impl WordBank {
         questions: impl IntoIterator<Item = ListedWord>,
         dictionary: impl IntoIterator<Item = ListedWord>,
     ) -> Result<Self, WordListError> {
-        let mut question_words: Vec<Box<str>> = Vec::new();
-        let mut question_origin: HashMap<Box<str>, String> = HashMap::new();
-        for listed in questions {
-            let word: Box<str> = listed.word.into();
-            if let Some(first) = question_origin.get(&word) {
+        let questions: Vec<ListedWord> = questions.into_iter().collect();
+        let mut question_origin: FastMap<&str, &ListedWord> = fast_map(questions.len());
+        for listed in &questions {
+            if let Some(first) = question_origin.insert(&listed.word, listed) {
                 return Err(WordListError::Duplicate {
-                    source_name: listed.source_name,
+                    source_name: listed.source_name.to_string(),
                     line: listed.line,
-                    word: word.into(),
-                    first: first.clone(),
+                    word: listed.word.clone(),
+                    first: format!("{}:{}", first.source_name, first.line),
                 });
             }
-            question_origin.insert(
-                word.clone(),
-                format!("{}:{}", listed.source_name, listed.line),
-            );
-            question_words.push(word);
         }
-        if question_words.is_empty() {
+        drop(question_origin);
+        if questions.is_empty() {
             return Err(WordListError::NoQuestions);
         }
+        let dictionary = dictionary.into_iter();
+        let capacity = questions.len() + dictionary.size_hint().0;
         let mut bank = WordBank {
-            questions: Vec::new(),
-            answers: HashSet::new(),
-            answers_per_pattern: HashMap::new(),
+            questions: questions.iter().map(|w| w.word.as_str().into()).collect(),
+            answers: FastSet::with_capacity_and_hasher(capacity, BuildHasherDefault::default()),
+            answers_per_pattern: fast_map(capacity),
         };
-        for word in question_words.iter().cloned() {
-            bank.add_answer(word);
+        for listed in questions.into_iter().chain(dictionary) {
+            bank.add_answer(listed.word);
         }
-        for listed in dictionary {
-            bank.add_answer(listed.word.into());
-        }
-        bank.questions = question_words;
         Ok(bank)
     }
 
-    fn add_answer(&mut self, word: Box<str>) {
-        let pattern: Box<str> = chosung(&word).into();
-        if self.answers.insert(word) {
-            *self.answers_per_pattern.entry(pattern).or_insert(0) += 1;
+    fn add_answer(&mut self, word: String) {
+        let pattern = chosung(&word);
+        if self.answers.insert(word.into_boxed_str()) {
+            match self.answers_per_pattern.get_mut(pattern.as_str()) {
+                Some(count) => *count += 1,
+                None => {
+                    self.answers_per_pattern.insert(pattern.into_boxed_str(), 1);
+                }
+            }
         }
     }
 

@@ -480,3 +480,19 @@ fn the_state_serializes_with_stable_field_names() {
     let back: Game = serde_json::from_value(json).unwrap();
     assert_eq!(back, game);
 }
+
+#[test]
+fn the_score_table_forgets_the_lowest_scores_past_its_limit() {
+    use quiz_core::game::MAX_SCORED_PLAYERS;
+    let rules = rules("강아지\n고양이\n바나나\n사과\n", "");
+    let mut game = Game::new(&rules, 1, 1, T0);
+    solve(&mut game, &rules, "champion", T0);
+    solve(&mut game, &rules, "champion", T0);
+    for i in 0..MAX_SCORED_PLAYERS + 5 {
+        solve(&mut game, &rules, &format!("p{i:04}"), T0 + 1 + i as u64);
+    }
+    assert_eq!(game.scores().len(), MAX_SCORED_PLAYERS);
+    assert_eq!(game.score("champion"), 2, "a high score is kept");
+    let last = format!("p{:04}", MAX_SCORED_PLAYERS + 4);
+    assert_eq!(game.score(&last), 1, "the player who just scored is kept");
+}

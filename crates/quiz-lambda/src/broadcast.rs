@@ -2,22 +2,28 @@
 //!
 //! A broadcast posts to every connection of a room concurrently, with a bound on requests in
 //! flight. A connection that answers 410 Gone has vanished without a `$disconnect` (the app
-//! never closes its socket cleanly), so its row is deleted: that connection's, not the sender's.
-//! Any other failure is logged and the broadcast goes on to the rest.
+//! never closes its socket cleanly), so its row is deleted: that connection's, not the sender's,
+//! and only if it connected more than [`HANDSHAKE_GRACE_MS`] ago, since API Gateway also answers
+//! 410 while a new connection's handshake is still finishing. Any other failure is logged and the
+//! broadcast goes on to the rest.
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Mutex;
 
 use aws_sdk_apigatewaymanagement::config::http::HttpResponse;
+use aws_sdk_apigatewaymanagement::config::StalledStreamProtectionConfig;
 use aws_sdk_apigatewaymanagement::error::{DisplayErrorContext, SdkError};
 use aws_sdk_apigatewaymanagement::operation::post_to_connection::PostToConnectionError;
 use aws_sdk_apigatewaymanagement::primitives::Blob;
 use futures_util::stream::{self, StreamExt};
+use quiz_core::game::Millis;
 use quiz_store::{ConnectionId, Store};
 
 /// Posts in flight at once during one broadcast.
 pub const MAX_POSTS_IN_FLIGHT: usize = 32;
+/// A connection younger than this is not pruned on a 410: its handshake may not be done.
+pub const HANDSHAKE_GRACE_MS: u64 = 5_000;
 
 /// Why a post failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -65,6 +71,9 @@ impl ApiGatewayPoster {
             .or_insert_with(|| {
                 let config = aws_sdk_apigatewaymanagement::config::Builder::from(&self.config)
                     .endpoint_url(endpoint)
+                    // Frames are a few hundred bytes; watching their upload for stalls costs
+                    // timers on every post and protects nothing.
+                    .stalled_stream_protection(StalledStreamProtectionConfig::disabled())
                     .build();
                 aws_sdk_apigatewaymanagement::Client::from_conf(config)
             })
@@ -109,7 +118,8 @@ pub struct BroadcastReport {
 }
 
 /// Sends each frame, in order, to every connection in `ids`, with at most
-/// [`MAX_POSTS_IN_FLIGHT`] posts at once; connections that are gone are removed from the store.
+/// [`MAX_POSTS_IN_FLIGHT`] posts at once; connections that are gone (as of `now`) are removed
+/// from the store.
 ///
 /// Frames to one connection keep their order (a chat line before the state it caused).
 pub async fn broadcast<P, S>(
@@ -118,6 +128,7 @@ pub async fn broadcast<P, S>(
     endpoint: &str,
     ids: &[ConnectionId],
     frames: &[String],
+    now: Millis,
 ) -> BroadcastReport
 where
     P: ConnectionPoster,
@@ -151,10 +162,16 @@ where
             }
         }
     }
+    let cutoff = now.saturating_sub(HANDSHAKE_GRACE_MS);
     for id in &report.gone {
-        tracing::info!(connection_id = %id, "connection gone; removing it");
-        if let Err(err) = store.remove_connection(id).await {
-            tracing::warn!(connection_id = %id, error = %err, "could not remove a gone connection");
+        match store.prune_connection(id, cutoff).await {
+            Ok(true) => tracing::info!(connection_id = %id, "connection gone; removed it"),
+            Ok(false) => {
+                tracing::info!(connection_id = %id, "connection gone or still connecting; kept")
+            }
+            Err(err) => {
+                tracing::warn!(connection_id = %id, error = %err, "could not remove a gone connection")
+            }
         }
     }
     report

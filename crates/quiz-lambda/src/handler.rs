@@ -31,8 +31,8 @@ const CONNECTION_CACHE_LIMIT: usize = 10_000;
 const CHAT_RETENTION_SECS: u64 = 7 * 24 * 60 * 60;
 
 /// The handler with its long-lived parts: the store, the poster, the rules, and a cache of
-/// connections (a connection's room and name never change once set, so a warm instance may
-/// remember them and skip a read).
+/// named connections (a connection's room and name never change once set, so a warm instance
+/// may remember them and skip a read).
 pub struct App<S, P> {
     store: S,
     poster: P,
@@ -251,9 +251,9 @@ impl<S: Store, P: ConnectionPoster> App<S, P> {
             .update(room, now, |game, rules| game.tick(rules, now))
             .await?;
         if updated.changed {
-            let ids = self.store.room_connections(room).await?;
+            let ids = self.room_with(room, &connection.id).await?;
             let frame = state_frame(&room.0, &updated.game, &self.rules, StateReason::Changed);
-            self.broadcast(endpoint, &ids, &[frame]).await;
+            self.broadcast(endpoint, &ids, &[frame], now).await;
             return Ok(Handled::silent("state_broadcast", room));
         }
         let frame = state_frame(&room.0, &updated.game, &self.rules, StateReason::Reply);
@@ -273,7 +273,7 @@ impl<S: Store, P: ConnectionPoster> App<S, P> {
             Ok(name) => name,
             Err(reply) => return Ok(reply),
         };
-        let ids = self.store.room_connections(room).await?;
+        let ids = self.room_with(room, &connection.id).await?;
         let updated = self
             .update(room, now, |game, rules| {
                 game.submit(rules, &player, &content, ids.len(), now)
@@ -301,7 +301,7 @@ impl<S: Store, P: ConnectionPoster> App<S, P> {
         };
         let (saved, _) = tokio::join!(
             self.store.append_chat(&line),
-            self.broadcast(endpoint, &ids, &frames)
+            self.broadcast(endpoint, &ids, &frames, now)
         );
         if let Err(err) = saved {
             tracing::warn!(error = %err, "could not store a chat line");
@@ -353,7 +353,7 @@ impl<S: Store, P: ConnectionPoster> App<S, P> {
                 room,
             ));
         };
-        let ids = self.store.room_connections(room).await?;
+        let ids = self.room_with(room, &connection.id).await?;
         let updated = self
             .update(room, now, |game, rules| {
                 game.vote(rules, kind, &player, ids.len(), now)
@@ -361,7 +361,7 @@ impl<S: Store, P: ConnectionPoster> App<S, P> {
             .await?;
         if updated.changed {
             let frame = state_frame(&room.0, &updated.game, &self.rules, StateReason::Changed);
-            self.broadcast(endpoint, &ids, &[frame]).await;
+            self.broadcast(endpoint, &ids, &[frame], now).await;
         }
         let (outcome, reply) = vote_reply(&updated.outcome.outcome);
         Ok(Handled::new(200, Some(reply), outcome, Some(room.clone())))
@@ -440,12 +440,32 @@ impl<S: Store, P: ConnectionPoster> App<S, P> {
         .await
     }
 
-    async fn broadcast(&self, endpoint: &Option<String>, ids: &[ConnectionId], frames: &[String]) {
+    /// The room's connections, the sender always among them: the room index is eventually
+    /// consistent, and a connection that just joined must still get its own echo and state.
+    async fn room_with(
+        &self,
+        room: &Room,
+        sender: &ConnectionId,
+    ) -> Result<Vec<ConnectionId>, StoreError> {
+        let mut ids = self.store.room_connections(room).await?;
+        if !ids.contains(sender) {
+            ids.push(sender.clone());
+        }
+        Ok(ids)
+    }
+
+    async fn broadcast(
+        &self,
+        endpoint: &Option<String>,
+        ids: &[ConnectionId],
+        frames: &[String],
+        now: Millis,
+    ) {
         let Some(endpoint) = endpoint else {
             tracing::error!("no management endpoint: the event has no domainName and APIGW_MANAGEMENT_ENDPOINT is not set");
             return;
         };
-        let report = broadcast(&self.poster, &self.store, endpoint, ids, frames).await;
+        let report = broadcast(&self.poster, &self.store, endpoint, ids, frames, now).await;
         tracing::debug!(?report, "broadcast");
     }
 
@@ -474,7 +494,12 @@ impl<S: Store, P: ConnectionPoster> App<S, P> {
         self.lock_cache().get(id).cloned()
     }
 
+    /// Remembers a connection once it has a name: until then another instance may bind one,
+    /// which this instance would not see.
     fn remember(&self, connection: Connection) {
+        if connection.username.is_none() {
+            return;
+        }
         let mut cache = self.lock_cache();
         if cache.len() >= CONNECTION_CACHE_LIMIT {
             cache.clear();

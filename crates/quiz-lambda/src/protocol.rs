@@ -272,7 +272,7 @@ pub enum StateReason {
 
 /// The game state frame. The app reads `id`, `nowConsonant` (shown as the question, with any
 /// hint revealed), `nowWordIdx` and `answeredWords` (the words joined with `", "`); the other
-/// fields are for newer clients. The question itself is never sent while its round runs.
+/// fields are for newer clients. Nothing that reveals the question is sent while its round runs.
 pub fn state_frame(room: &str, game: &Game, rules: &Rules, reason: StateReason) -> String {
     let previous = game.previous().map(|end| {
         serde_json::json!({
@@ -294,9 +294,10 @@ pub fn state_frame(room: &str, game: &Game, rules: &Rules, reason: StateReason) 
         },
         "id": game.id(),
         "nowConsonant": game.hint(),
-        "nowWordIdx": game.question_index(),
+        // The app only needs an integer that changes with the question; the question's index
+        // in the public word list would give the answer away.
+        "nowWordIdx": game.round(),
         "answeredWords": game.answered_words().join(", "),
-        "answered": game.answered_words(),
         "room": room,
         "round": game.round(),
         "version": game.version(),
@@ -305,12 +306,26 @@ pub fn state_frame(room: &str, game: &Game, rules: &Rules, reason: StateReason) 
         "answerCount": rules.bank.answer_count(game.pattern()),
         "roundStartedAt": game.round_started_at(),
         "deadline": game.round_deadline(rules),
-        "scores": game.scores(),
+        "scores": top_scores(game),
+        "players": game.scores().len(),
         "hintVotes": game.votes(quiz_core::game::VoteKind::Hint).len(),
         "giveUpVotes": game.votes(quiz_core::game::VoteKind::GiveUp).len(),
         "previous": previous,
     });
     value.to_string()
+}
+
+/// Most scores a state frame carries, highest first, so frames stay small in busy rooms.
+pub const MAX_SCORES_IN_FRAME: usize = 50;
+
+fn top_scores(game: &Game) -> Map<String, Value> {
+    let mut scores: Vec<(&String, &u32)> = game.scores().iter().collect();
+    scores.sort_by(|a, b| b.1.cmp(a.1).then_with(|| a.0.cmp(b.0)));
+    scores
+        .into_iter()
+        .take(MAX_SCORES_IN_FRAME)
+        .map(|(name, score)| (name.clone(), Value::from(*score)))
+        .collect()
 }
 
 /// An error for the sender: `{"type":"error","code":…,"message":…}`.

@@ -147,6 +147,7 @@ impl Client {
             let frame = serde_json::json!({"username": plan.username, "content": content});
             tracker.sending(plan.room, plan.index, &plan.username, &content, is_answer);
             if sink.send(Message::text(frame.to_string())).await.is_err() {
+                tracker.unsent(&plan.username, &content, is_answer);
                 tracker.dropped(plan.room, plan.index);
                 break;
             }
@@ -196,12 +197,13 @@ fn handle_frame(plan: &ClientPlan, tracker: &Tracker, view: &Mutex<View>, text: 
             .and_then(Value::as_str)
             .map_or_else(|| chosung(now), str::to_owned);
         let answered: HashSet<String> = frame
-            .get("answered")
-            .and_then(Value::as_array)
+            .get("answeredWords")
+            .and_then(Value::as_str)
             .map(|words| {
                 words
-                    .iter()
-                    .filter_map(|w| w.as_str().map(str::to_owned))
+                    .split(", ")
+                    .filter(|w| !w.is_empty())
+                    .map(str::to_owned)
                     .collect()
             })
             .unwrap_or_default();

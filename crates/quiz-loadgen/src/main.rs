@@ -10,7 +10,8 @@
 //! quiz-loadgen --url ws://127.0.0.1:8080/dev --clients 1000 --room-size 10 --seconds 30 --rate 1
 //! ```
 //!
-//! Exits 1 when a chat was lost or a round had two winners, 2 when it could not run at all.
+//! Exits 1 when a chat was lost or delivered twice, a round had two winners, or a client failed
+//! to connect or was dropped; 2 when it could not run at all.
 
 mod client;
 mod report;

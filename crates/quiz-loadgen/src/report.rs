@@ -94,6 +94,22 @@ impl Tracker {
         );
     }
 
+    /// Forgets a chat whose send failed: it never left, so it cannot be lost.
+    pub fn unsent(&self, username: &str, content: &str, answer: bool) {
+        let mut inner = self.lock();
+        if inner
+            .sent
+            .remove(&(username.to_owned(), content.to_owned()))
+            .is_some()
+        {
+            if answer {
+                inner.answers_sent -= 1;
+            } else {
+                inner.chats_sent -= 1;
+            }
+        }
+    }
+
     pub fn delivered(&self, client: usize, username: &str, content: &str) {
         let now = Instant::now();
         let mut inner = self.lock();
@@ -234,9 +250,14 @@ pub struct Report {
 }
 
 impl Report {
-    /// Nothing lost, no round with two winners.
+    /// Every client connected and stayed connected, every chat reached everyone in its room
+    /// exactly once, and no round had two winners.
     pub fn passed(&self) -> bool {
-        self.lost == 0 && self.double_winner_rounds == 0
+        self.lost == 0
+            && self.double_winner_rounds == 0
+            && self.connections_failed == 0
+            && self.dropped == 0
+            && self.unexpected_deliveries == 0
     }
 
     fn throughput(&self) -> f64 {
@@ -335,7 +356,6 @@ mod tests {
         assert_eq!(report.lost, 1);
         assert_eq!(report.echoes_expected, 6);
         assert_eq!(report.echoes_received, 5);
-        assert!(report.p50_ms >= 0.0);
         assert!(!report.passed());
     }
 
@@ -349,7 +369,30 @@ mod tests {
         tracker.dropped(0, 1);
         let report = tracker.report(2, 2, Duration::from_secs(1), Duration::from_secs(1));
         assert_eq!(report.lost, 0);
+        assert_eq!(report.dropped, 1);
+        assert!(
+            !report.passed(),
+            "a dropped client fails the run on its own"
+        );
+    }
+
+    #[test]
+    fn a_chat_that_never_left_is_not_lost_and_a_duplicate_fails() {
+        let tracker = Tracker::new(1);
+        tracker.joined(0, 0);
+        tracker.joined(0, 1);
+        tracker.sending(0, 0, "a", "never sent", false);
+        tracker.unsent("a", "never sent", false);
+        tracker.sending(0, 0, "a", "hello", false);
+        tracker.delivered(0, "a", "hello");
+        tracker.delivered(1, "a", "hello");
+        let report = tracker.report(2, 2, Duration::from_secs(1), Duration::from_secs(1));
+        assert_eq!((report.messages_sent, report.lost), (1, 0));
         assert!(report.passed());
+        tracker.delivered(1, "a", "hello");
+        let report = tracker.report(2, 2, Duration::from_secs(1), Duration::from_secs(1));
+        assert_eq!(report.unexpected_deliveries, 1);
+        assert!(!report.passed());
     }
 
     #[test]

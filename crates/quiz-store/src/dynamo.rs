@@ -24,7 +24,7 @@ use aws_sdk_dynamodb::types::{
     ScalarAttributeType, TimeToLiveSpecification, TimeToLiveStatus,
 };
 use aws_sdk_dynamodb::Client;
-use quiz_core::game::Game;
+use quiz_core::game::{Game, Millis};
 
 use crate::schema::{table_specs, TableSpec};
 use crate::{
@@ -540,6 +540,36 @@ impl Store for DynamoStore {
             .await
             .map_err(|err| sdk_error(format!("DeleteItem {table} {id}"), err))?;
         Ok(())
+    }
+
+    async fn prune_connection(
+        &self,
+        id: &ConnectionId,
+        connected_before: Millis,
+    ) -> Result<bool, StoreError> {
+        let table = &self.tables.user;
+        let result = self
+            .client
+            .delete_item()
+            .table_name(table)
+            .key("connectionId", s(&id.0))
+            .condition_expression("#connectedAt < :cutoff")
+            .expression_attribute_names("#connectedAt", "connectedAt")
+            .expression_attribute_values(":cutoff", n(connected_before))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            // Too young to prune, or already gone.
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(err) => Err(sdk_error(format!("DeleteItem {table} {id}"), err)),
+        }
     }
 
     async fn room_connections(&self, room: &Room) -> Result<Vec<ConnectionId>, StoreError> {

@@ -35,7 +35,8 @@ pub use types::*;
 
 /// The storage interface, shaped by what a WebSocket handler needs.
 ///
-/// Every method is one round trip to the backend unless its doc says otherwise.
+/// Every method is one round trip to the backend, except that listing a room's connections and
+/// reading chat history may take one more per page of results.
 pub trait Store: Send + Sync {
     /// Records a new connection (overwriting a stale row with the same id).
     fn put_connection(
@@ -64,6 +65,15 @@ pub trait Store: Send + Sync {
         &self,
         id: &ConnectionId,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Removes a connection that API Gateway answered 410 Gone, unless it connected at or
+    /// after `connected_before`: API Gateway also answers 410 to a connection whose handshake
+    /// has not finished yet, and that one must stay. Returns whether a row was removed.
+    fn prune_connection(
+        &self,
+        id: &ConnectionId,
+        connected_before: Millis,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     /// The ids of every connection in a room (a query on the room index, never a scan).
     fn room_connections(

@@ -14,7 +14,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use quiz_core::game::Game;
+use quiz_core::game::{Game, Millis};
 
 use crate::{
     chat_key_suffix, chat_sort_key, Binding, ChatLine, Connection, ConnectionId, NewChatLine, Room,
@@ -95,6 +95,22 @@ impl Store for MemoryStore {
     async fn remove_connection(&self, id: &ConnectionId) -> Result<(), StoreError> {
         self.lock().users.remove(id);
         Ok(())
+    }
+
+    async fn prune_connection(
+        &self,
+        id: &ConnectionId,
+        connected_before: Millis,
+    ) -> Result<bool, StoreError> {
+        let mut inner = self.lock();
+        let stale = inner
+            .users
+            .get(id)
+            .is_some_and(|connection| connection.connected_at < connected_before);
+        if stale {
+            inner.users.remove(id);
+        }
+        Ok(stale)
     }
 
     async fn room_connections(&self, room: &Room) -> Result<Vec<ConnectionId>, StoreError> {

@@ -12,6 +12,9 @@ use quiz_lambda::local::{self, LocalError, LocalOptions, LocalServer, RunningSer
 use quiz_store::MemoryStore;
 use tracing_subscriber::EnvFilter;
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Play the chosung quiz locally: a WebSocket server that behaves like the production API
 /// Gateway WebSocket API and runs the same handler code as the Lambda function.
 ///

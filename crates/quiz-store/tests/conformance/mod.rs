@@ -29,6 +29,7 @@ macro_rules! conformance_suite {
     ($make:expr) => {
         $crate::conformance_suite!(@each $make;
             connections_put_get_remove,
+            gone_connections_are_pruned_unless_brand_new,
             connection_rows_carry_their_ttl,
             bind_username_once,
             room_connections_lists_only_that_room,
@@ -95,6 +96,24 @@ pub async fn connections_put_get_remove<S: Store>(store: &S) {
     // Removing twice (a $disconnect after the row expired) is fine.
     store.remove_connection(&first.id).await.unwrap();
     store.remove_connection(&id("never-there")).await.unwrap();
+}
+
+pub async fn gone_connections_are_pruned_unless_brand_new<S: Store>(store: &S) {
+    let old = Connection::new(id("old"), room("lobby"), None, NOW);
+    let new = Connection::new(id("new"), room("lobby"), None, NOW + 10_000);
+    store.put_connection(&old).await.unwrap();
+    store.put_connection(&new).await.unwrap();
+    // A 410 at NOW + 10 s with a 5 s grace: the old row goes, the new one's handshake may
+    // simply not have finished.
+    let cutoff = NOW + 5_000;
+    assert!(store.prune_connection(&old.id, cutoff).await.unwrap());
+    assert!(!store.prune_connection(&new.id, cutoff).await.unwrap());
+    assert!(!store
+        .prune_connection(&id("never-there"), cutoff)
+        .await
+        .unwrap());
+    assert_eq!(store.get_connection(&old.id).await.unwrap(), None);
+    assert_eq!(store.get_connection(&new.id).await.unwrap(), Some(new));
 }
 
 pub async fn connection_rows_carry_their_ttl<S: Store>(store: &S) {
