@@ -65,43 +65,53 @@ const INITIALS_UTF8: [[u8; 3]; 19] = {
 ///   halfwidth jamo, emoji, ideographs.
 pub fn chosung(text: &str) -> String {
     let bytes = text.as_bytes();
-    let mut out: Vec<u8> = Vec::with_capacity(bytes.len());
+    // Every kept character is copied, or replaced by one of the same UTF-8 width (all Hangul
+    // is three bytes), so the output never outgrows the input: one allocation, no growth checks.
+    let mut out = vec![0u8; bytes.len()];
+    let mut len = 0;
     let mut i = 0;
     while i < bytes.len() {
         let b = bytes[i];
         if b < 0x80 {
             // ASCII: only the whitespace char::is_whitespace knows survives.
-            if matches!(b, b'\t' | b'\n' | 0x0B | 0x0C | b'\r' | b' ') {
-                out.push(b);
-            }
+            out[len] = b;
+            len += usize::from(matches!(b, b'\t' | b'\n' | 0x0B | 0x0C | b'\r' | b' '));
             i += 1;
-            continue;
-        }
-        let width = utf8_width(b);
-        let Some(encoded) = bytes.get(i..i + width) else {
-            break; // unreachable for a &str; stop rather than index out of bounds
-        };
-        if width == 3 {
-            let c = (u32::from(b & 0x0F) << 12)
-                | (u32::from(encoded[1] & 0x3F) << 6)
-                | u32::from(encoded[2] & 0x3F);
-            if let Some(index) = initial_index(c) {
-                out.extend_from_slice(&INITIALS_UTF8[index]);
+        } else if b & 0xF0 == 0xE0 {
+            let (Some(&b1), Some(&b2)) = (bytes.get(i + 1), bytes.get(i + 2)) else {
+                break; // unreachable for a &str
+            };
+            let c =
+                (u32::from(b & 0x0F) << 12) | (u32::from(b1 & 0x3F) << 6) | u32::from(b2 & 0x3F);
+            let kept = if let Some(index) = initial_index(c) {
+                Some(INITIALS_UTF8[index])
             } else if (COMPAT_CONSONANT_FIRST..=COMPAT_CONSONANT_LAST).contains(&c)
                 || is_non_ascii_whitespace(c)
             {
-                out.extend_from_slice(encoded);
+                Some([b, b1, b2])
+            } else {
+                None
+            };
+            if let (Some(encoded), Some(slot)) = (kept, out.get_mut(len..len + 3)) {
+                slot.copy_from_slice(&encoded);
+                len += 3;
             }
-        } else if width == 2 {
+            i += 3;
+        } else if b & 0xE0 == 0xC0 {
             // U+0085 and U+00A0 are the only two-byte whitespace characters.
-            let c = (u32::from(b & 0x1F) << 6) | u32::from(encoded[1] & 0x3F);
-            if is_non_ascii_whitespace(c) {
-                out.extend_from_slice(encoded);
+            let Some(&b1) = bytes.get(i + 1) else { break };
+            let c = (u32::from(b & 0x1F) << 6) | u32::from(b1 & 0x3F);
+            if let (true, Some(slot)) = (is_non_ascii_whitespace(c), out.get_mut(len..len + 2)) {
+                slot.copy_from_slice(&[b, b1]);
+                len += 2;
             }
+            i += 2;
+        } else {
+            i += utf8_width(b); // four-byte characters (emoji, rare ideographs) are dropped
         }
-        i += width;
     }
-    // Only whole UTF-8 sequences copied from a &str or the table above were pushed.
+    out.truncate(len);
+    // Only whole UTF-8 sequences copied from a &str or the table above were written.
     String::from_utf8(out).unwrap_or_default()
 }
 
