@@ -63,6 +63,10 @@ const INITIALS_UTF8: [[u8; 3]; 19] = {
 /// - whitespace ([`char::is_whitespace`]) is kept as it is;
 /// - everything else is dropped: Latin, digits, punctuation, vowels, lone finals, archaic and
 ///   halfwidth jamo, emoji, ideographs.
+///
+/// The one difference from es-hangul is whitespace outside chat text: following
+/// `char::is_whitespace`, U+0085 is kept and U+FEFF dropped, where es-hangul (JavaScript's `\s`
+/// after NFD) drops U+0085, keeps U+FEFF, and turns U+2000 and U+2001 into U+2002 and U+2003.
 pub fn chosung(text: &str) -> String {
     let bytes = text.as_bytes();
     // Every kept character is copied, or replaced by one of the same UTF-8 width (all Hangul
