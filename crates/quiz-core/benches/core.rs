@@ -2,6 +2,8 @@
 //!
 //! Run with `cargo bench -p quiz-core`.
 
+mod common;
+
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
@@ -10,30 +12,8 @@ use quiz_core::game::{Game, GameConfig, Rules};
 use quiz_core::hangul::chosung;
 use quiz_core::words::normalize_answer;
 
-/// Chat-like text: Korean sentences with spaces, punctuation, laughter, Latin and emoji.
-fn chat_text() -> String {
-    let lines = [
-        "안녕하세요 오늘 퀴즈 같이 해요!",
-        "ㅋㅋㅋㅋ 그거 아니야",
-        "강아지? 고양이?",
-        "정답은 바로 자동차 입니다 🚗",
-        "hint 좀 주세요 ㅠㅠ",
-        "지금 몇 라운드야",
-        "와 대박 빨리 맞췄다 👏👏",
-        "다음 문제 기다리는 중...",
-    ];
-    let mut text = String::new();
-    while text.len() < 64 * 1024 {
-        for line in lines {
-            text.push_str(line);
-            text.push('\n');
-        }
-    }
-    text
-}
-
 fn bench_chosung(c: &mut Criterion) {
-    let text = chat_text();
+    let text = common::chat_text();
     let mut group = c.benchmark_group("chosung");
     group.throughput(Throughput::Bytes(text.len() as u64));
     group.bench_function("chat_text_64KiB", |b| b.iter(|| chosung(black_box(&text))));

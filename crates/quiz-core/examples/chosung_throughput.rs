@@ -8,38 +8,19 @@
 //!
 //! Prints one JSON line: bytes per pass, passes, seconds, MB/s (10^6 bytes per second).
 
+#[path = "../benches/common/mod.rs"]
+mod common;
+
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use quiz_core::hangul::chosung;
 
-/// Chat-like Korean text: sentences with spaces, punctuation, laughter, Latin and emoji.
-fn sample_text() -> String {
-    let lines = [
-        "안녕하세요 오늘 퀴즈 같이 해요!",
-        "ㅋㅋㅋㅋ 그거 아니야",
-        "강아지? 고양이?",
-        "정답은 바로 자동차 입니다 🚗",
-        "hint 좀 주세요 ㅠㅠ",
-        "지금 몇 라운드야",
-        "와 대박 빨리 맞췄다 👏👏",
-        "다음 문제 기다리는 중...",
-    ];
-    let mut text = String::new();
-    while text.len() < 64 * 1024 {
-        for line in lines {
-            text.push_str(line);
-            text.push('\n');
-        }
-    }
-    text
-}
-
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.as_slice() {
         [flag, path] if flag == "--write-sample" => {
-            std::fs::write(path, sample_text())?;
+            std::fs::write(path, common::chat_text())?;
             Ok(())
         }
         [flag, path] if flag == "--print" => {
