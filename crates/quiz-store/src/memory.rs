@@ -9,7 +9,9 @@
 //! tasks.
 //!
 //! Unlike DynamoDB, rows do not expire: a local server sees every disconnect, so stale
-//! connections do not pile up, and `expiresAt` is only recorded.
+//! connections do not pile up, and `expiresAt` is only recorded. And a room's connections are
+//! listed exactly, where DynamoDB's `room-index` is eventually consistent; callers must not
+//! rely on a new connection being listed at once (the handler adds the sender itself).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
