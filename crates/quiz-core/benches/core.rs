@@ -10,7 +10,7 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughpu
 use quiz_core::builtin;
 use quiz_core::game::{Game, GameConfig, Rules};
 use quiz_core::hangul::chosung;
-use quiz_core::words::normalize_answer;
+use quiz_core::words::{normalize_answer, parse_word_list, ListedWord, WordBank};
 
 fn bench_chosung(c: &mut Criterion) {
     let text = common::chat_text();
@@ -75,5 +75,33 @@ fn bench_game(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_chosung, bench_answers, bench_game);
+/// Parsing and indexing the shipped lists at run time: what a start with `WORDS_PATH` pays.
+/// The built-in bank skips this; `build.rs` does it when the crate is compiled.
+fn bench_word_bank(c: &mut Criterion) {
+    let parse = |lists: &[(&str, &str)]| -> Vec<ListedWord> {
+        lists
+            .iter()
+            .flat_map(|(name, text)| parse_word_list(name, text).expect("shipped lists parse"))
+            .collect()
+    };
+    let mut group = c.benchmark_group("words");
+    group.sample_size(20);
+    group.bench_function("index_shipped_lists", |b| {
+        b.iter(|| {
+            WordBank::new(
+                parse(builtin::QUESTION_LISTS),
+                parse(builtin::DICTIONARY_LISTS),
+            )
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(
+    benches,
+    bench_chosung,
+    bench_answers,
+    bench_game,
+    bench_word_bank
+);
 criterion_main!(benches);

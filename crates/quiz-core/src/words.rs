@@ -16,8 +16,8 @@
 //! assert_eq!(bank.answer_count("ㄱㅇㅈ"), 1); // 강아지
 //! ```
 
-use std::collections::{HashMap, HashSet};
-use std::hash::BuildHasherDefault;
+use std::borrow::Cow;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::hangul::{chosung, compose, is_complete_syllables, syllable_count};
@@ -91,7 +91,7 @@ pub fn parse_word_list(source_name: &str, text: &str) -> Result<Vec<ListedWord>,
             line,
         });
     }
-    let mut first_lines: FastMap<&str, usize> = fast_map(words.len());
+    let mut first_lines: HashMap<&str, usize> = HashMap::with_capacity(words.len());
     for listed in &words {
         if let Some(first) = first_lines.insert(&listed.word, listed.line) {
             return Err(WordListError::Duplicate {
@@ -105,25 +105,26 @@ pub fn parse_word_list(source_name: &str, text: &str) -> Result<Vec<ListedWord>,
     Ok(words)
 }
 
-/// Hash maps keyed by words. The keys come from trusted word lists (a player's text is only
-/// ever looked up, never inserted), so a fast unkeyed hash is safe, and it cuts the cold
-/// start's cost of indexing tens of thousands of words.
-type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<rustc_hash::FxHasher>>;
-type FastSet<K> = HashSet<K, BuildHasherDefault<rustc_hash::FxHasher>>;
+/// A list of words that is either borrowed from tables compiled into the binary or built at
+/// run time, with one type for both.
+pub type Words = Cow<'static, [Cow<'static, str>]>;
 
-fn fast_map<K, V>(capacity: usize) -> FastMap<K, V> {
-    HashMap::with_capacity_and_hasher(capacity, BuildHasherDefault::default())
-}
+/// Answer counts per pattern, sorted by pattern; borrowed or built like [`Words`].
+pub type PatternCounts = Cow<'static, [(Cow<'static, str>, u32)]>;
 
 /// The words of a game: questions to draw, and every word accepted as an answer.
 ///
-/// Answers are indexed by chosung, so "is this word an answer to pattern P" and "how many
-/// answers does P have" are hash lookups. Every question is also an answer.
+/// Answers and their patterns are kept in sorted tables, so "is this word an answer to
+/// pattern P" and "how many answers does P have" are binary searches, and the shipped lists can
+/// be indexed when the crate is compiled ([`crate::builtin`]) instead of at every cold start.
+/// Every question is also an answer.
 #[derive(Debug, Clone)]
 pub struct WordBank {
-    questions: Vec<Box<str>>,
-    answers: FastSet<Box<str>>,
-    answers_per_pattern: FastMap<Box<str>, u32>,
+    questions: Words,
+    /// Sorted, no repeats.
+    answers: Words,
+    /// Sorted by pattern; every pattern of `answers`, with how many answers fit it.
+    answers_per_pattern: PatternCounts,
 }
 
 impl WordBank {
@@ -136,7 +137,8 @@ impl WordBank {
         dictionary: impl IntoIterator<Item = ListedWord>,
     ) -> Result<Self, WordListError> {
         let questions: Vec<ListedWord> = questions.into_iter().collect();
-        let mut question_origin: FastMap<&str, &ListedWord> = fast_map(questions.len());
+        let mut question_origin: HashMap<&str, &ListedWord> =
+            HashMap::with_capacity(questions.len());
         for listed in &questions {
             if let Some(first) = question_origin.insert(&listed.word, listed) {
                 return Err(WordListError::Duplicate {
@@ -151,49 +153,80 @@ impl WordBank {
         if questions.is_empty() {
             return Err(WordListError::NoQuestions);
         }
-        let dictionary = dictionary.into_iter();
-        let capacity = questions.len() + dictionary.size_hint().0;
-        let mut bank = WordBank {
-            questions: questions.iter().map(|w| w.word.as_str().into()).collect(),
-            answers: FastSet::with_capacity_and_hasher(capacity, BuildHasherDefault::default()),
-            answers_per_pattern: fast_map(capacity),
-        };
-        for listed in questions.into_iter().chain(dictionary) {
-            bank.add_answer(listed.word);
+        let question_words: Vec<Cow<'static, str>> = questions
+            .iter()
+            .map(|w| Cow::Owned(w.word.clone()))
+            .collect();
+        let mut answers: Vec<Cow<'static, str>> = questions
+            .into_iter()
+            .chain(dictionary)
+            .map(|listed| Cow::Owned(listed.word))
+            .collect();
+        answers.sort_unstable();
+        answers.dedup();
+        let mut patterns: Vec<String> = answers.iter().map(|word| chosung(word)).collect();
+        patterns.sort_unstable();
+        let mut answers_per_pattern: Vec<(Cow<'static, str>, u32)> = Vec::new();
+        for pattern in patterns {
+            match answers_per_pattern.last_mut() {
+                Some((last, count)) if *last == pattern => *count += 1,
+                _ => answers_per_pattern.push((Cow::Owned(pattern), 1)),
+            }
         }
-        Ok(bank)
+        Ok(WordBank {
+            questions: Cow::Owned(question_words),
+            answers: Cow::Owned(answers),
+            answers_per_pattern: Cow::Owned(answers_per_pattern),
+        })
     }
 
-    fn add_answer(&mut self, word: String) {
-        let pattern = chosung(&word);
-        if self.answers.insert(word.into_boxed_str()) {
-            match self.answers_per_pattern.get_mut(pattern.as_str()) {
-                Some(count) => *count += 1,
-                None => {
-                    self.answers_per_pattern.insert(pattern.into_boxed_str(), 1);
-                }
-            }
+    /// A bank over tables a previous [`WordBank::new`] produced, as [`crate::builtin`] embeds
+    /// them; the caller keeps them sorted as [`WordBank::answers`] and
+    /// [`WordBank::answers_per_pattern`] return them.
+    pub(crate) const fn from_tables(
+        questions: &'static [Cow<'static, str>],
+        answers: &'static [Cow<'static, str>],
+        answers_per_pattern: &'static [(Cow<'static, str>, u32)],
+    ) -> Self {
+        WordBank {
+            questions: Cow::Borrowed(questions),
+            answers: Cow::Borrowed(answers),
+            answers_per_pattern: Cow::Borrowed(answers_per_pattern),
         }
     }
 
     /// The words questions are drawn from, in list order.
-    pub fn questions(&self) -> &[Box<str>] {
+    pub fn questions(&self) -> &[Cow<'static, str>] {
         &self.questions
+    }
+
+    /// Every accepted answer, sorted (by code point), each once.
+    pub fn answers(&self) -> &[Cow<'static, str>] {
+        &self.answers
+    }
+
+    /// Every pattern that has an answer, sorted, with how many answers fit it.
+    pub fn answers_per_pattern(&self) -> &[(Cow<'static, str>, u32)] {
+        &self.answers_per_pattern
     }
 
     /// Whether `word` (already normalized) is in the bank and fits `pattern`.
     pub fn is_answer(&self, pattern: &str, word: &str) -> bool {
-        self.answers.contains(word) && chosung(word) == pattern
+        chosung(word) == pattern && self.contains(word)
     }
 
     /// Whether `word` (already normalized) is in the bank at all.
     pub fn contains(&self, word: &str) -> bool {
-        self.answers.contains(word)
+        self.answers
+            .binary_search_by(|answer| answer.as_ref().cmp(word))
+            .is_ok()
     }
 
     /// How many words in the bank fit `pattern`.
     pub fn answer_count(&self, pattern: &str) -> u32 {
-        self.answers_per_pattern.get(pattern).copied().unwrap_or(0)
+        self.answers_per_pattern
+            .binary_search_by(|(known, _)| known.as_ref().cmp(pattern))
+            .map_or(0, |found| self.answers_per_pattern[found].1)
     }
 
     /// Number of distinct accepted answers.
@@ -293,6 +326,9 @@ mod tests {
         assert!(!bank.is_answer("ㅅㄹ", "사리"));
         assert_eq!(bank.answer_count("ㅎㅎ"), 0);
         assert_eq!(bank.questions().len(), 1);
+        let answers: Vec<&str> = bank.answers().iter().map(|w| w.as_ref()).collect();
+        assert_eq!(answers, ["사람", "사랑", "서랍", "소리"]);
+        assert_eq!(bank.answers_per_pattern(), [("ㅅㄹ".into(), 4)]);
     }
 
     #[test]

@@ -64,13 +64,19 @@ impl DynamoStore {
     /// DynamoDB Local also needs some credentials, any will do (`AWS_ACCESS_KEY_ID=local`,
     /// `AWS_SECRET_ACCESS_KEY=local`).
     pub async fn from_env() -> Self {
-        let endpoint = std::env::var(ENDPOINT_ENV)
-            .ok()
-            .filter(|endpoint| !endpoint.trim().is_empty());
         let shared = aws_config::defaults(aws_config::BehaviorVersion::latest())
             .load()
             .await;
-        let mut config = aws_sdk_dynamodb::config::Builder::from(&shared);
+        DynamoStore::from_shared_config(&shared)
+    }
+
+    /// Like [`DynamoStore::from_env`], over an AWS configuration the caller already loaded, so
+    /// a process that also builds other clients reads its environment and credentials once.
+    pub fn from_shared_config(shared: &aws_config::SdkConfig) -> Self {
+        let endpoint = std::env::var(ENDPOINT_ENV)
+            .ok()
+            .filter(|endpoint| !endpoint.trim().is_empty());
+        let mut config = aws_sdk_dynamodb::config::Builder::from(shared);
         if let Some(endpoint) = endpoint {
             config = config.endpoint_url(endpoint.trim());
             if shared.region().is_none() {

@@ -12,7 +12,7 @@ async fn main() -> Result<(), Error> {
     let config = Config::from_env()?;
     let rules = config.rules()?;
     let aws = aws_config::load_from_env().await;
-    let store = DynamoStore::from_env().await;
+    let store = DynamoStore::from_shared_config(&aws);
     let app = App::new(
         store,
         ApiGatewayPoster::new(aws),
