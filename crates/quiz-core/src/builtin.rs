@@ -1,7 +1,8 @@
 //! The word lists shipped in `fixtures/words/`, compiled into the binary.
 //!
-//! Questions come from the curated themed lists; accepted answers also include the nouns of the
-//! Korean hunspell dictionary (`fixtures/words/dictionary/`, under its own license).
+//! Questions come from the curated themed lists (`fixtures/words/*.txt`); accepted answers also
+//! include the nouns of the Korean hunspell dictionary (`fixtures/words/dictionary/*.txt`, under
+//! its own license). A list added to either folder is picked up at the next build.
 //!
 //! ```
 //! let bank = quiz_core::builtin::word_bank();
@@ -13,32 +14,8 @@ use std::borrow::Cow;
 
 use crate::words::WordBank;
 
-macro_rules! word_lists {
-    ($($name:literal),* $(,)?) => {
-        &[$(($name, include_str!(concat!("../../../fixtures/words/", $name)))),*]
-    };
-}
-
-/// The themed question lists: (file name, contents).
-pub const QUESTION_LISTS: &[(&str, &str)] = word_lists![
-    "animals.txt",
-    "body.txt",
-    "clothing.txt",
-    "culture.txt",
-    "food.txt",
-    "home.txt",
-    "jobs.txt",
-    "nature.txt",
-    "places.txt",
-    "school.txt",
-    "sports.txt",
-    "transport.txt",
-];
-
-/// The extra accepted answers: (file name, contents).
-pub const DICTIONARY_LISTS: &[(&str, &str)] = word_lists!["dictionary/hunspell-ko-nouns.txt"];
-
-// QUESTIONS, ANSWERS and PATTERNS: the bank of the lists above, indexed by `build.rs`.
+// Written by `build.rs` from `fixtures/words/`: QUESTION_LISTS and DICTIONARY_LISTS (the files,
+// compiled in), and QUESTIONS, ANSWERS and PATTERNS (the word bank they make, already indexed).
 include!(concat!(env!("OUT_DIR"), "/builtin_words.rs"));
 
 /// The word bank of the shipped lists.
