@@ -17,6 +17,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use aws_sdk_dynamodb::client::Waiters;
 use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{BuildError, DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
@@ -40,6 +41,9 @@ pub const ENDPOINT_ENV: &str = "DYNAMODB_ENDPOINT";
 /// collision of 32 random bits within a millisecond is already unlikely; four in a row means
 /// something else is wrong.
 const CHAT_KEY_ATTEMPTS: usize = 4;
+
+/// The Game item's attribute naming the save that wrote it (a random id per save).
+const WRITE_ID: &str = "writeId";
 
 /// How long [`create_tables`] waits for a new table to become active (seconds on DynamoDB Local,
 /// usually well under a minute on AWS).
@@ -426,6 +430,14 @@ fn chat_from_item(table: &str, item: &Item) -> Result<ChatLine, StoreError> {
     })
 }
 
+/// Whether the Chat item `there` holds `line`: same sender, name and text under the same key
+/// (whose random suffix no other writer picks in practice).
+fn is_same_chat(there: &Item, line: &ChatLine) -> bool {
+    there.get("connectionId") == Some(&s(&line.connection_id.0))
+        && there.get("username") == Some(&s(&line.username))
+        && there.get("content") == Some(&s(&line.content))
+}
+
 fn game_from_item(table: &str, room: &Room, item: &Item) -> Result<Game, StoreError> {
     let read = Reader::new(item, table, room.to_string());
     let version: u64 = read.number("version")?;
@@ -644,23 +656,33 @@ impl Store for DynamoStore {
                 .set_item(Some(item))
                 .condition_expression("attribute_not_exists(#sentAt)")
                 .expression_attribute_names("#sentAt", "sentAt")
+                .return_values_on_condition_check_failure(
+                    ReturnValuesOnConditionCheckFailure::AllOld,
+                )
                 .send()
                 .await;
             match result {
                 Ok(_) => return Ok(stored),
-                Err(err)
-                    if err
-                        .as_service_error()
-                        .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-                {
-                    continue
-                }
-                Err(err) => {
-                    return Err(sdk_error(
-                        format!("PutItem {table} {}/{}", stored.room, stored.sent_at),
-                        err,
-                    ))
-                }
+                Err(err) => match err.as_service_error() {
+                    // The key is taken. The SDK retries a request whose answer it lost, so the
+                    // line there may be this very line, written by the first attempt: then it
+                    // is stored, and writing it again under a new key would duplicate it.
+                    Some(PutItemError::ConditionalCheckFailedException(refused)) => {
+                        if refused
+                            .item()
+                            .is_some_and(|there| is_same_chat(there, &stored))
+                        {
+                            return Ok(stored);
+                        }
+                        continue;
+                    }
+                    _ => {
+                        return Err(sdk_error(
+                            format!("PutItem {table} {}/{}", stored.room, stored.sent_at),
+                            err,
+                        ))
+                    }
+                },
             }
         }
         Err(StoreError::Backend(format!(
@@ -731,6 +753,8 @@ impl Store for DynamoStore {
         let state: Item = serde_dynamo::to_item(game).map_err(|err| {
             StoreError::Backend(format!("cannot serialize the game of room {room}: {err}"))
         })?;
+        // Tells this save apart from any other when its condition fails; see below.
+        let write_id = s(uuid::Uuid::new_v4().simple().to_string());
         let request = self
             .client
             .put_item()
@@ -738,7 +762,9 @@ impl Store for DynamoStore {
             .item("room", s(&room.0))
             .item("version", n(game.version()))
             .item("state", AttributeValue::M(state))
-            .item("updatedAt", n(now_millis()));
+            .item("updatedAt", n(now_millis()))
+            .item(WRITE_ID, write_id.clone())
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
         let request = match expected_version {
             Some(expected) => request
                 .condition_expression("#version = :expected")
@@ -750,17 +776,25 @@ impl Store for DynamoStore {
         };
         match request.send().await {
             Ok(_) => Ok(()),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Err(StoreError::Conflict {
-                    room: room.to_string(),
-                    expected: expected_version,
-                })
-            }
-            Err(err) => Err(sdk_error(format!("PutItem {table} {room}"), err)),
+            Err(err) => match err.as_service_error() {
+                // The SDK retries a request whose answer it lost. If the first attempt was
+                // written, the retry finds its own write there and fails the condition: that
+                // is this save succeeding, not another writer winning the race.
+                Some(PutItemError::ConditionalCheckFailedException(refused))
+                    if refused
+                        .item()
+                        .is_some_and(|there| there.get(WRITE_ID) == Some(&write_id)) =>
+                {
+                    Ok(())
+                }
+                Some(PutItemError::ConditionalCheckFailedException(_)) => {
+                    Err(StoreError::Conflict {
+                        room: room.to_string(),
+                        expected: expected_version,
+                    })
+                }
+                _ => Err(sdk_error(format!("PutItem {table} {room}"), err)),
+            },
         }
     }
 }

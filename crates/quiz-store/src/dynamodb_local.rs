@@ -172,7 +172,8 @@ pub fn unique_prefix() -> String {
     )
 }
 
-fn client_for(endpoint: &str) -> Client {
+/// A client for DynamoDB Local, or anything that relays to it, at `endpoint`.
+pub fn client_for(endpoint: &str) -> Client {
     Client::from_conf(config_for(endpoint).build())
 }
 

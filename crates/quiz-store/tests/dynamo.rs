@@ -7,6 +7,8 @@
 mod conformance;
 
 use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use aws_sdk_dynamodb::config::retry::RetryConfig;
@@ -17,6 +19,8 @@ use quiz_store::{
     table_specs, update_game, Connection, ConnectionId, DynamoStore, NewChatLine, Room, Store,
     StoreError, TableNames, CONNECTION_TTL_SECS,
 };
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
 
 /// An index as (name, key schema as (attribute, HASH or RANGE), projection type).
 type Index = (String, Vec<(String, String)>, String);
@@ -477,4 +481,128 @@ async fn the_harness_reports_its_endpoint_and_child_environment() {
         dynamodb_local::unique_prefix(),
         dynamodb_local::unique_prefix()
     );
+}
+
+/// A TCP relay to DynamoDB Local that, once armed, lets the next request through and then
+/// closes the client's connection instead of passing on the answer: the write lands and its
+/// answer is lost, as when a connection drops mid-response. The SDK then retries the request.
+struct LossyRelay {
+    endpoint: String,
+    armed: Arc<AtomicBool>,
+    answers_lost: Arc<AtomicUsize>,
+}
+
+impl LossyRelay {
+    async fn start(upstream: &str) -> LossyRelay {
+        let upstream = upstream
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .to_owned();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let relay = LossyRelay {
+            endpoint: format!("http://{}", listener.local_addr().unwrap()),
+            armed: Arc::new(AtomicBool::new(false)),
+            answers_lost: Arc::new(AtomicUsize::new(0)),
+        };
+        let (armed, answers_lost) = (relay.armed.clone(), relay.answers_lost.clone());
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let server = TcpStream::connect(&upstream).await.unwrap();
+                let (armed, answers_lost) = (armed.clone(), answers_lost.clone());
+                tokio::spawn(async move {
+                    let (mut client_read, mut client_write) = client.into_split();
+                    let (mut server_read, mut server_write) = server.into_split();
+                    let requests = tokio::spawn(async move {
+                        let _ = tokio::io::copy(&mut client_read, &mut server_write).await;
+                    });
+                    let mut buffer = vec![0u8; 64 * 1024];
+                    loop {
+                        let read = server_read.read(&mut buffer).await.unwrap_or(0);
+                        if read == 0 {
+                            break;
+                        }
+                        if armed.swap(false, Ordering::SeqCst) {
+                            answers_lost.fetch_add(1, Ordering::SeqCst);
+                            break;
+                        }
+                        if client_write.write_all(&buffer[..read]).await.is_err() {
+                            break;
+                        }
+                    }
+                    // Dropping both halves of the client's socket closes it mid-exchange.
+                    requests.abort();
+                });
+            }
+        });
+        relay
+    }
+
+    /// A store on `tables` whose requests go through this relay.
+    fn store(&self, tables: &TableNames) -> DynamoStore {
+        DynamoStore::new(dynamodb_local::client_for(&self.endpoint), tables.clone())
+    }
+
+    fn lose_next_answer(&self) {
+        self.armed.store(true, Ordering::SeqCst);
+    }
+}
+
+#[tokio::test]
+async fn a_game_save_whose_answer_was_lost_is_not_a_conflict() {
+    let direct = store().await;
+    let local = local_dynamo().await.unwrap();
+    let relay = LossyRelay::start(local.endpoint()).await;
+    let through_relay = relay.store(direct.table_names());
+    let rules = conformance::rules();
+    let lobby = Room("lost-answer".into());
+
+    let mut game = Game::new(&rules, 1, 7, 0);
+    through_relay.save_game(&lobby, &game, None).await.unwrap();
+    let before = game.version();
+    let answer = game.question().to_owned();
+    game.submit(&rules, "민지", &answer, 2, 1_000);
+    assert_eq!(game.version(), before + 1);
+
+    relay.lose_next_answer();
+    through_relay
+        .save_game(&lobby, &game, Some(before))
+        .await
+        .expect("the save landed on its first attempt; the retry must not call it a conflict");
+    assert_eq!(relay.answers_lost.load(Ordering::SeqCst), 1);
+    let stored = direct.load_game(&lobby).await.unwrap().unwrap();
+    assert_eq!(stored.version(), game.version());
+
+    // Another writer that computed from the same version still loses the race.
+    let mut rival = Game::new(&rules, 1, 7, 0);
+    rival.submit(&rules, "지훈", &answer, 2, 2_000);
+    match direct.save_game(&lobby, &rival, Some(before)).await {
+        Err(StoreError::Conflict { expected, .. }) => assert_eq!(expected, Some(before)),
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_chat_line_whose_answer_was_lost_is_stored_once() {
+    let direct = store().await;
+    let local = local_dynamo().await.unwrap();
+    let relay = LossyRelay::start(local.endpoint()).await;
+    let through_relay = relay.store(direct.table_names());
+    let line = NewChatLine {
+        room: Room("lost-chat".into()),
+        username: "민지".into(),
+        content: "강아지".into(),
+        connection_id: ConnectionId("conn-lost".into()),
+        correct: true,
+        sent_at: now_millis(),
+        expires_at: None,
+    };
+
+    relay.lose_next_answer();
+    let stored = through_relay.append_chat(&line).await.unwrap();
+    assert_eq!(relay.answers_lost.load(Ordering::SeqCst), 1);
+
+    let lines = direct.recent_chat(&line.room, 10).await.unwrap();
+    assert_eq!(lines.len(), 1, "one message, one line: {lines:?}");
+    assert_eq!(lines[0].sent_at, stored.sent_at);
+    assert_eq!(lines[0].content, "강아지");
 }
