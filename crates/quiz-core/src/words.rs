@@ -107,10 +107,10 @@ pub fn parse_word_list(source_name: &str, text: &str) -> Result<Vec<ListedWord>,
 
 /// A list of words that is either borrowed from tables compiled into the binary or built at
 /// run time, with one type for both.
-pub type Words = Cow<'static, [Cow<'static, str>]>;
+type Words = Cow<'static, [Cow<'static, str>]>;
 
 /// Answer counts per pattern, sorted by pattern; borrowed or built like [`Words`].
-pub type PatternCounts = Cow<'static, [(Cow<'static, str>, u32)]>;
+type PatternCounts = Cow<'static, [(Cow<'static, str>, u32)]>;
 
 /// The words of a game: questions to draw, and every word accepted as an answer.
 ///
