@@ -21,7 +21,13 @@ mod words;
 fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/words");
     let questions = text_files(&root);
-    let dictionary = text_files(&root.join("dictionary"));
+    let dictionary_dir = root.join("dictionary");
+    // Optional, as for `quiz-local --words DIR`.
+    let dictionary = if dictionary_dir.is_dir() {
+        text_files(&dictionary_dir)
+    } else {
+        Vec::new()
+    };
     let parse = |files: &[PathBuf], prefix: &str| -> Vec<words::ListedWord> {
         let mut all = Vec::new();
         for path in files {

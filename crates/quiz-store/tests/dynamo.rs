@@ -537,9 +537,15 @@ impl LossyRelay {
         relay
     }
 
-    /// A store on `tables` whose requests go through this relay.
+    /// A store on `tables` whose requests go through this relay, retrying as the SDK's
+    /// standard mode does (stated here, so the tests do not lean on a default).
     fn store(&self, tables: &TableNames) -> DynamoStore {
-        DynamoStore::new(dynamodb_local::client_for(&self.endpoint), tables.clone())
+        let config = dynamodb_local::client_for(&self.endpoint)
+            .config()
+            .to_builder()
+            .retry_config(RetryConfig::standard().with_max_attempts(3))
+            .build();
+        DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(config), tables.clone())
     }
 
     fn lose_next_answer(&self) {
