@@ -553,12 +553,19 @@ impl LossyRelay {
     }
 }
 
-#[tokio::test]
-async fn a_game_save_whose_answer_was_lost_is_not_a_conflict() {
+/// A store on fresh tables, a relay to the same DynamoDB Local, and a store on those tables
+/// whose requests go through the relay.
+async fn relayed_store() -> (DynamoStore, LossyRelay, DynamoStore) {
     let direct = store().await;
     let local = local_dynamo().await.unwrap();
     let relay = LossyRelay::start(local.endpoint()).await;
     let through_relay = relay.store(direct.table_names());
+    (direct, relay, through_relay)
+}
+
+#[tokio::test]
+async fn a_game_save_whose_answer_was_lost_is_not_a_conflict() {
+    let (direct, relay, through_relay) = relayed_store().await;
     let rules = conformance::rules();
     let lobby = Room("lost-answer".into());
 
@@ -589,10 +596,7 @@ async fn a_game_save_whose_answer_was_lost_is_not_a_conflict() {
 
 #[tokio::test]
 async fn a_chat_line_whose_answer_was_lost_is_stored_once() {
-    let direct = store().await;
-    let local = local_dynamo().await.unwrap();
-    let relay = LossyRelay::start(local.endpoint()).await;
-    let through_relay = relay.store(direct.table_names());
+    let (direct, relay, through_relay) = relayed_store().await;
     let line = NewChatLine {
         room: Room("lost-chat".into()),
         username: "민지".into(),
