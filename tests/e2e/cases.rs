@@ -7,7 +7,7 @@ use aws_sdk_apigatewaymanagement::config::{BehaviorVersion, Credentials, Region}
 use aws_sdk_apigatewaymanagement::primitives::Blob;
 use futures_util::future::join_all;
 use quiz_core::hangul::decompose;
-use quiz_lambda::local::{events, LocalOptions, MAX_FRAME_BYTES, MAX_MESSAGE_BYTES};
+use quiz_local::{events, LocalOptions, MAX_FRAME_BYTES, MAX_MESSAGE_BYTES};
 use quiz_store::{Connection, ConnectionId, Room};
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};

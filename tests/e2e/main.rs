@@ -1,5 +1,5 @@
 //! End-to-end tests: real WebSocket clients (tokio-tungstenite) against the local API Gateway
-//! (`quiz_lambda::local`), which runs the same handler as Lambda. Every case runs twice: on the
+//! (`quiz-local`), which runs the same handler as Lambda. Every case runs twice: on the
 //! embedded store and on DynamoDB Local (started for this process unless `DYNAMODB_ENDPOINT`
 //! names one; each test gets its own tables).
 //!

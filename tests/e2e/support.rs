@@ -6,8 +6,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use futures_util::{SinkExt as _, StreamExt as _};
-use quiz_lambda::local::{LocalOptions, LocalServer, RunningServer};
-use quiz_store::{dynamodb_local, ConnectionId, DynamoStore, MemoryStore, Room, Store};
+use quiz_local::{LocalOptions, LocalServer, RunningServer};
+use quiz_store::{ConnectionId, DynamoStore, MemoryStore, Room, Store};
+use quiz_testkit::dynamodb_local;
 use serde_json::{json, Value};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;

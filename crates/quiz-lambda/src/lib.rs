@@ -5,11 +5,11 @@
 //! through [`quiz_store`], and posts what changed to the room. It decides no game rule itself.
 //!
 //! Two binaries run the same [`handler::App`]: `bootstrap` under `lambda_runtime` in AWS, and
-//! `quiz-local` behind [`local`], a stand-in for API Gateway's WebSocket API on one machine.
+//! `quiz-local` (the `quiz-local` crate), a stand-in for API Gateway's WebSocket API on one
+//! machine.
 
 pub mod broadcast;
 pub mod config;
 pub mod handler;
-pub mod local;
 pub mod logging;
 pub mod protocol;

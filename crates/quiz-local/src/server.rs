@@ -1,4 +1,5 @@
-//! Starting and stopping the local gateway, and what it is started with.
+//! Starting and stopping the local gateway, and what it is started with: the routes, the
+//! [`App`] behind them, and the store `quiz-local --store dynamodb` plays on.
 
 use std::future::IntoFuture as _;
 use std::io;
@@ -7,29 +8,29 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
 use aws_sdk_apigatewaymanagement::config::{
     BehaviorVersion, Credentials, Region, SharedCredentialsProvider,
 };
 use axum::routing::{get, post};
 use axum::Router;
-use futures_util::future::BoxFuture;
 use lambda_runtime::{Context, LambdaEvent};
 use quiz_store::{DynamoStore, StoreError, TableNames};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::events::{disconnect_event, ApiInfo, ConnectionInfo};
-use super::management::{self, Registry};
-use super::websocket;
-use crate::broadcast::ApiGatewayPoster;
-use crate::config::{parse_round_secs, Config, ConfigError};
-use crate::handler::App;
+use quiz_lambda::broadcast::ApiGatewayPoster;
+use quiz_lambda::config::{parse_round_secs, Config, ConfigError};
+use quiz_lambda::handler::App;
+
+use crate::events::ApiInfo;
+use crate::gateway::{Gateway, Integration, IDLE_TIMEOUT, MAX_CONNECTION_DURATION};
+use crate::registry::Registry;
+use crate::{management, websocket};
 
 /// The region every AWS client of the local gateway uses. Nothing leaves this machine, but the
 /// SDK will not sign a request without a region, and DynamoDB Local keeps tables per region and
-/// access key: these match `quiz_store::dynamodb_local`, so the tests and `quiz-local` see the
+/// access key: these match `quiz_testkit::dynamodb_local`, so the tests and `quiz-local` see the
 /// same tables.
 pub const LOCAL_REGION: &str = "us-east-1";
 /// The dummy access key of the local gateway's AWS clients (see [`LOCAL_REGION`]).
@@ -37,10 +38,6 @@ pub const LOCAL_ACCESS_KEY_ID: &str = "local";
 /// The dummy secret key of the local gateway's AWS clients (see [`LOCAL_REGION`]).
 pub const LOCAL_SECRET_ACCESS_KEY: &str = "local";
 
-/// API Gateway's idle connection timeout.
-const IDLE_TIMEOUT: Duration = Duration::from_secs(10 * 60);
-/// API Gateway's maximum connection duration.
-const MAX_CONNECTION_DURATION: Duration = Duration::from_secs(2 * 60 * 60);
 /// How long a shutdown waits for connections to close and requests to finish.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
@@ -73,7 +70,7 @@ pub struct LocalOptions {
     /// lives under `/{stage}/@connections`.
     pub stage: String,
     /// A word-list file or directory instead of the shipped lists (see
-    /// [`crate::config::load_word_bank`]).
+    /// [`quiz_lambda::config::load_word_bank`]).
     pub words: Option<PathBuf>,
     /// Seconds per round, 1 to 3600; `None` keeps the game's default (60).
     pub round_secs: Option<u64>,
@@ -93,49 +90,6 @@ impl Default for LocalOptions {
             round_secs: None,
             idle_timeout: IDLE_TIMEOUT,
             max_connection_duration: MAX_CONNECTION_DURATION,
-        }
-    }
-}
-
-/// One invocation of the integration: the event in, the proxy response (or a failure) out.
-pub(crate) type Invocation =
-    BoxFuture<'static, Result<ApiGatewayProxyResponse, lambda_runtime::Error>>;
-
-/// The integration behind every route: in AWS, the Lambda function; here, [`App::handle`].
-type Integration = Arc<dyn Fn(ApiGatewayWebsocketProxyRequest) -> Invocation + Send + Sync>;
-
-/// What the HTTP handlers and connection tasks share.
-pub(crate) struct Gateway {
-    pub api: ApiInfo,
-    pub local_addr: SocketAddr,
-    integration: Integration,
-    pub registry: Registry,
-    pub idle_timeout: Duration,
-    pub max_connection_duration: Duration,
-    /// Cancelled when the server shuts down: every connection closes (1001).
-    pub shutdown: CancellationToken,
-    /// Every connection's task, so a shutdown can wait for their `$disconnect`s.
-    pub tracker: TaskTracker,
-}
-
-impl Gateway {
-    /// Invokes the integration, as API Gateway invokes the Lambda function.
-    pub fn invoke(&self, event: ApiGatewayWebsocketProxyRequest) -> Invocation {
-        (self.integration)(event)
-    }
-
-    /// Sends `$disconnect` for a connection. Like API Gateway's, it is best-effort: its response
-    /// is ignored and a failure is only logged.
-    pub async fn disconnect(&self, connection: &ConnectionInfo, status_code: u16, reason: &str) {
-        let event = disconnect_event(&self.api, connection, status_code, reason);
-        tracing::info!(
-            connection_id = %connection.id,
-            status_code,
-            reason,
-            "connection closed"
-        );
-        if let Err(err) = self.invoke(event).await {
-            tracing::error!(connection_id = %connection.id, error = %err, "$disconnect failed");
         }
     }
 }

@@ -1,5 +1,4 @@
-//! The management API (`@connections`) on the gateway's own port, and the registry of open
-//! connections it reads.
+//! The management API (`@connections`) on the gateway's own port.
 //!
 //! The handler's `ApiGatewayPoster` talks to these routes with aws-sdk-apigatewaymanagement,
 //! exactly as it talks to `https://{api-id}.execute-api.{region}.amazonaws.com/{stage}` in AWS:
@@ -18,80 +17,17 @@
 //!
 //! The SDK percent-encodes the id in the path (`L0SM9cOFvHcCIhw%3D`); axum's `Path` decodes it.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use tokio::sync::mpsc::UnboundedSender;
 
-use super::events::iso8601;
-use super::server::Gateway;
-
-/// API Gateway's limit on one message, incoming or posted: 128 KB.
-pub const MAX_MESSAGE_BYTES: usize = 128 * 1024;
-
-/// Something for a connection's task to do, sent by the management API (or the task itself).
-#[derive(Debug)]
-pub enum Outbound {
-    /// Send this frame.
-    Frame(OutFrame),
-    /// Close the connection normally (`DeleteConnection`).
-    Close,
-}
-
-/// A frame to send; posted data that is not UTF-8 goes out as a binary frame.
-#[derive(Debug)]
-pub enum OutFrame {
-    Text(String),
-    Binary(Bytes),
-}
-
-/// One open connection as the management API sees it.
-#[derive(Debug, Clone)]
-pub struct Entry {
-    pub outbox: UnboundedSender<Outbound>,
-    pub connected_at: i64,
-    pub source_ip: String,
-    pub user_agent: Option<String>,
-    /// Milliseconds since the epoch of the last data frame either way (`LastActiveAt`).
-    pub last_active: Arc<AtomicI64>,
-}
-
-/// The connections the gateway knows, by id. A connection is in it from the moment its
-/// `$connect` succeeded until its socket closes; an id not in it is gone.
-#[derive(Debug, Default)]
-pub struct Registry {
-    entries: Mutex<HashMap<String, Entry>>,
-}
-
-impl Registry {
-    pub fn insert(&self, id: String, entry: Entry) {
-        self.lock().insert(id, entry);
-    }
-
-    pub fn remove(&self, id: &str) -> Option<Entry> {
-        self.lock().remove(id)
-    }
-
-    pub fn get(&self, id: &str) -> Option<Entry> {
-        self.lock().get(id).cloned()
-    }
-
-    pub fn len(&self) -> usize {
-        self.lock().len()
-    }
-
-    fn lock(&self) -> MutexGuard<'_, HashMap<String, Entry>> {
-        // Every method is a single map operation, so a poisoned map is still consistent.
-        self.entries
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-}
+use crate::events::iso8601;
+use crate::gateway::{Gateway, MAX_MESSAGE_BYTES};
+use crate::registry::{OutFrame, Outbound};
 
 /// `PostToConnection`.
 pub async fn post_to_connection(

@@ -13,7 +13,7 @@
 //! | a frame over 32 KB or a message over 128 KB | 1009 | 1009 |
 //! | text that is not UTF-8 | 1007 | 1007 |
 //! | a WebSocket protocol error | 1002 | 1002 |
-//! | idle for [`LocalOptions::idle_timeout`](super::LocalOptions), too old, or a shutdown | 1001 | 1001, `Going away` |
+//! | idle for [`LocalOptions::idle_timeout`](crate::LocalOptions), too old, or a shutdown | 1001 | 1001, `Going away` |
 //!
 //! API Gateway documents the 1003 and 1009 closes; the 1000, 1001 and 1005 reasons are the ones
 //! it puts in `$disconnect` events. It documents no reason for a vanished client; this uses the
@@ -34,14 +34,11 @@ use futures_util::future::BoxFuture;
 use tokio::sync::mpsc::{self, UnboundedReceiver};
 use tokio::time::{sleep_until, Instant};
 
-use super::events::{
+use crate::events::{
     connect_event, message_event, now_millis, route_key, ConnectionInfo, CUSTOM_ROUTES,
 };
-use super::management::{Entry, OutFrame, Outbound, MAX_MESSAGE_BYTES};
-use super::server::Gateway;
-
-/// API Gateway's limit on one WebSocket frame: 32 KB. Larger messages must be split into frames.
-pub const MAX_FRAME_BYTES: usize = 32 * 1024;
+use crate::gateway::{Gateway, MAX_FRAME_BYTES, MAX_MESSAGE_BYTES};
+use crate::registry::{Entry, OutFrame, Outbound};
 
 /// How long a closing connection waits for the client's half of the close handshake.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);

@@ -1,5 +1,5 @@
 //! `quiz-local`: the whole game on this machine, behind a local API Gateway WebSocket API that
-//! runs the same handler as Lambda. Parses flags, starts [`quiz_lambda::local::LocalServer`],
+//! runs the same handler as Lambda. Parses flags, starts [`quiz_local::LocalServer`],
 //! and stops it cleanly on Ctrl-C.
 
 use std::net::SocketAddr;
@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, ValueEnum};
 use quiz_lambda::config::parse_round_secs;
-use quiz_lambda::local::{self, LocalError, LocalOptions, LocalServer, RunningServer};
+use quiz_local::{dynamo_store, LocalError, LocalOptions, LocalServer, RunningServer};
 use quiz_store::MemoryStore;
 use tracing_subscriber::EnvFilter;
 
@@ -99,29 +99,23 @@ async fn run(args: Args) -> Result<(), LocalError> {
         ..LocalOptions::default()
     };
     let (server, store) = match (args.store, args.dynamodb_endpoint) {
-        (_, Some(endpoint)) => {
-            let store = local::dynamo_store(Some(&endpoint)).await?;
-            let names = store.table_names().clone();
-            let server = LocalServer::start(options, store).await?;
-            let shown = format!(
-                "DynamoDB at {endpoint} (tables {}, {}, {})",
-                names.user, names.chat, names.game
-            );
-            (server, shown)
-        }
-        (StoreKind::Dynamodb, None) => {
-            let store = local::dynamo_store(None).await?;
-            let names = store.table_names().clone();
-            let server = LocalServer::start(options, store).await?;
-            let shown = format!(
-                "DynamoDB of your AWS credentials (tables {}, {}, {})",
-                names.user, names.chat, names.game
-            );
-            (server, shown)
-        }
         (StoreKind::Memory, None) => {
             let server = LocalServer::start(options, MemoryStore::new()).await?;
             (server, "in memory (gone when quiz-local stops)".to_owned())
+        }
+        (_, endpoint) => {
+            let store = dynamo_store(endpoint.as_deref()).await?;
+            let names = store.table_names().clone();
+            let server = LocalServer::start(options, store).await?;
+            let place = match endpoint {
+                Some(endpoint) => format!("DynamoDB at {endpoint}"),
+                None => "DynamoDB of your AWS credentials".to_owned(),
+            };
+            let shown = format!(
+                "{place} (tables {}, {}, {})",
+                names.user, names.chat, names.game
+            );
+            (server, shown)
         }
     };
     print_banner(&server, &store);

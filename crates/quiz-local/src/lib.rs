@@ -1,5 +1,5 @@
-//! A local API Gateway WebSocket API that runs the same [`App`](crate::handler::App) as
-//! Lambda, unchanged, so the whole game can be played and tested without an AWS account.
+//! `quiz-local`: a local API Gateway WebSocket API that runs the same
+//! [`App`](quiz_lambda::handler::App) as Lambda, unchanged, so the whole game can be played and tested without an AWS account.
 //!
 //! AWS's own local tools do not emulate WebSocket APIs (SAM CLI has no WebSocket support), so
 //! this module does what API Gateway does, as far as the handler or a client can tell:
@@ -30,7 +30,7 @@
 //!   `disconnectStatusCode` and `disconnectReason` as API Gateway reports them.
 //! - **The management API** (`@connections`) answers on the same port under the stage path
 //!   (`POST`, `GET` and `DELETE` `/{stage}/@connections/{id}`; 410 Gone for ids that are not
-//!   connected). The handler's real [`ApiGatewayPoster`](crate::broadcast::ApiGatewayPoster)
+//!   connected). The handler's real [`ApiGatewayPoster`](quiz_lambda::broadcast::ApiGatewayPoster)
 //!   is pointed at it through the App's management-endpoint override (what
 //!   `APIGW_MANAGEMENT_ENDPOINT` sets in Lambda), with dummy credentials, and talks HTTP to it
 //!   exactly as it does in AWS: a connection that is gone answers 410 and the broadcast prunes
@@ -42,8 +42,8 @@
 //! spawn `quiz-local`; starting the same function is the next best thing).
 //!
 //! ```no_run
-//! # async fn example() -> Result<(), quiz_lambda::local::LocalError> {
-//! use quiz_lambda::local::{LocalOptions, LocalServer};
+//! # async fn example() -> Result<(), quiz_local::LocalError> {
+//! use quiz_local::{LocalOptions, LocalServer};
 //!
 //! let options = LocalOptions { addr: "127.0.0.1:0".parse().unwrap(), ..LocalOptions::default() };
 //! let server = LocalServer::start(options, quiz_store::MemoryStore::new()).await?;
@@ -53,14 +53,20 @@
 //! # }
 //! ```
 
+//!
+//! Modules depend one way: `server` builds the routes from `websocket` (the upgrade and each
+//! connection's task) and `management` (`@connections`); both of those share only `gateway`
+//! (the quotas, the integration) and `registry` (the open connections), never each other.
+
 pub mod events;
+mod gateway;
 mod management;
+mod registry;
 mod server;
 mod websocket;
 
-pub use management::MAX_MESSAGE_BYTES;
+pub use gateway::{MAX_FRAME_BYTES, MAX_MESSAGE_BYTES};
 pub use server::{
     dynamo_store, LocalError, LocalOptions, LocalServer, RunningServer, LOCAL_ACCESS_KEY_ID,
     LOCAL_REGION, LOCAL_SECRET_ACCESS_KEY,
 };
-pub use websocket::MAX_FRAME_BYTES;
