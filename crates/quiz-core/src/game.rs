@@ -2,8 +2,15 @@
 //!
 //! The game owns no clock and no timer. Every call takes `now` (milliseconds since the Unix
 //! epoch) and first applies what time has done since the last call: hints at 1/3 and 2/3 of the
-//! round, and a timeout at its end. A serverless backend with no timers drives it lazily from
-//! whatever event comes next; a long-running server can also call [`Game::tick`].
+//! round, and a timeout at its end. Like a sans-IO protocol's "poll timeout",
+//! [`Game::next_wake`] says when time will next change the game; the adapter sets a timer for
+//! that instant and calls [`Game::tick`] when it fires. Any other event applies the clock too,
+//! so a late or lost timer delays a hint but never loses one.
+//!
+//! A room nobody talks in should stop costing timers: after [`PAUSE_AFTER_SILENT_TIMEOUTS`]
+//! rounds in a row time out with no player message in between, the game pauses
+//! ([`Game::is_paused`]): time stops changing it and `next_wake` is `None` until a player's
+//! next message resumes it with a fresh clock.
 //!
 //! Every call returns the [`GameEvent`]s it caused, so an adapter broadcasts exactly what changed
 //! and never diffs states. `events.is_empty()` exactly when the game did not change, and
@@ -41,6 +48,9 @@ pub type Millis = u64;
 
 /// Most players a game keeps scores for; past it, the lowest scores are forgotten.
 pub const MAX_SCORED_PLAYERS: usize = 1_000;
+
+/// Rounds in a row that time out with no player message before the game pauses.
+pub const PAUSE_AFTER_SILENT_TIMEOUTS: u32 = 3;
 
 /// Tunable game settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -137,6 +147,18 @@ pub enum GameEvent {
         round: u32,
         pattern: String,
     },
+    /// A player spoke after a round timed out in silence: the count towards a pause restarts.
+    SilenceBroken {
+        round: u32,
+    },
+    /// Rounds kept timing out with nobody talking: the clock stops until a player speaks.
+    Paused {
+        round: u32,
+    },
+    /// A player spoke in a paused game: the current round starts over on a fresh clock.
+    Resumed {
+        round: u32,
+    },
 }
 
 /// Why a submission was or was not a correct answer.
@@ -205,6 +227,11 @@ pub struct Game {
     deck: Deck,
     #[cfg_attr(feature = "serde", serde(default))]
     previous: Option<RoundEnd>,
+    /// Rounds that timed out in a row since a player last spoke.
+    #[cfg_attr(feature = "serde", serde(default))]
+    silent_timeouts: u32,
+    #[cfg_attr(feature = "serde", serde(default))]
+    paused: bool,
 }
 
 impl Game {
@@ -225,19 +252,66 @@ impl Game {
             give_up_votes: BTreeSet::new(),
             deck: Deck::new(seed),
             previous: None,
+            silent_timeouts: 0,
+            paused: false,
         };
         game.next_question(rules, now, &mut Vec::new());
         game
     }
 
-    /// Applies what time has done: hints due and the round's timeout.
+    /// Applies what time has done: hints due and the round's timeout. Changes nothing in a
+    /// paused game, or before [`Game::next_wake`].
     pub fn tick(&mut self, rules: &Rules, now: Millis) -> Vec<GameEvent> {
         let mut events = Vec::new();
-        self.advance_clock(rules, now, &mut events);
+        self.advance_clock(rules, now, &mut events, false);
         self.finish(&events);
         events
     }
 
+    /// A player asked for the state (or joined): applies the clock, and resumes a paused game.
+    pub fn player_seen(&mut self, rules: &Rules, now: Millis) -> Vec<GameEvent> {
+        let mut events = Vec::new();
+        self.player_spoke(rules, now, &mut events);
+        self.finish(&events);
+        events
+    }
+
+    /// When time next changes the game: the instant of the next hint the clock reveals, or else
+    /// of the round's timeout. `None` while the game is paused.
+    ///
+    /// [`Game::tick`] at that instant always changes the game, and at any earlier instant never
+    /// does, so a timer set for it is never wasted.
+    ///
+    /// ```
+    /// use quiz_core::game::{Game, GameConfig, Rules};
+    /// use quiz_core::words::{parse_word_list, WordBank};
+    ///
+    /// let questions = parse_word_list("q.txt", "강아지\n").unwrap();
+    /// let rules = Rules::new(WordBank::new(questions, []).unwrap(), GameConfig { round_ms: 60_000 });
+    /// let mut game = Game::new(&rules, 1, 42, 0);
+    /// assert_eq!(game.next_wake(&rules), Some(20_000)); // the first hint
+    /// assert!(game.tick(&rules, 19_999).is_empty());
+    /// assert!(!game.tick(&rules, 20_000).is_empty());
+    /// assert_eq!(game.next_wake(&rules), Some(40_000)); // the second hint
+    /// ```
+    pub fn next_wake(&self, rules: &Rules) -> Option<Millis> {
+        if self.paused {
+            return None;
+        }
+        let round_ms = rules.round_ms();
+        let next_level = self.hint_level + 1;
+        // The clock reveals hints at 1/3 and 2/3 of the round (votes may have gone further),
+        // at the first millisecond the level is due; in a very short round that can be the
+        // deadline, where the timeout wins.
+        if next_level <= 2 && next_level <= self.max_hint_level() {
+            let offset = (u128::from(round_ms) * u128::from(next_level)).div_ceil(3);
+            let offset = Millis::try_from(offset).unwrap_or(Millis::MAX);
+            if offset < round_ms {
+                return Some(self.round_started_at.saturating_add(offset));
+            }
+        }
+        Some(self.round_deadline(rules))
+    }
     /// A player's chat line, judged as an answer to the current pattern.
     ///
     /// `players_online` is how many players are in the room (an adapter that cannot tell
@@ -252,7 +326,7 @@ impl Game {
         now: Millis,
     ) -> Submission {
         let mut events = Vec::new();
-        self.advance_clock(rules, now, &mut events);
+        self.player_spoke(rules, now, &mut events);
         let answer = normalize_answer(text);
         let verdict = if is_give_up_word(&answer) {
             Verdict::Vote(self.count_vote(
@@ -283,7 +357,7 @@ impl Game {
         now: Millis,
     ) -> Transition<VoteOutcome> {
         let mut events = Vec::new();
-        self.advance_clock(rules, now, &mut events);
+        self.player_spoke(rules, now, &mut events);
         let outcome = self.count_vote(rules, kind, player, players_online, now, &mut events);
         self.finish(&events);
         Transition { outcome, events }
@@ -401,7 +475,36 @@ impl Game {
         VoteOutcome::Passed
     }
 
-    fn advance_clock(&mut self, rules: &Rules, now: Millis, events: &mut Vec<GameEvent>) {
+    /// What any player message does first: a paused game resumes on a fresh clock; otherwise
+    /// the clock is applied and a count of silent timeouts restarts.
+    fn player_spoke(&mut self, rules: &Rules, now: Millis, events: &mut Vec<GameEvent>) {
+        if self.paused {
+            self.paused = false;
+            self.silent_timeouts = 0;
+            self.round_started_at = now;
+            self.hint_level = 0;
+            events.push(GameEvent::Resumed { round: self.round });
+            return;
+        }
+        self.advance_clock(rules, now, events, true);
+        if self.silent_timeouts > 0 {
+            self.silent_timeouts = 0;
+            events.push(GameEvent::SilenceBroken { round: self.round });
+        }
+    }
+
+    /// `by_player`: a player's message brought the clock up to date, so a timeout it applies
+    /// does not count as silent.
+    fn advance_clock(
+        &mut self,
+        rules: &Rules,
+        now: Millis,
+        events: &mut Vec<GameEvent>,
+        by_player: bool,
+    ) {
+        if self.paused {
+            return;
+        }
         let round_ms = rules.round_ms();
         let elapsed = now.saturating_sub(self.round_started_at);
         if elapsed >= round_ms {
@@ -412,6 +515,14 @@ impl Game {
             self.end_unsolved(RoundEndReason::TimedOut);
             // An idle room resumes with one fresh round, not a backlog of missed ones.
             self.next_question(rules, now, events);
+            if by_player {
+                return;
+            }
+            self.silent_timeouts += 1;
+            if self.silent_timeouts >= PAUSE_AFTER_SILENT_TIMEOUTS {
+                self.paused = true;
+                events.push(GameEvent::Paused { round: self.round });
+            }
             return;
         }
         let due = u32::try_from(u128::from(elapsed) * 3 / u128::from(round_ms)).unwrap_or(2);
@@ -540,6 +651,14 @@ impl Game {
     /// How the last round ended, if one has.
     pub fn previous(&self) -> Option<&RoundEnd> {
         self.previous.as_ref()
+    }
+    /// Whether the clock is stopped until a player speaks (see [`PAUSE_AFTER_SILENT_TIMEOUTS`]).
+    pub fn is_paused(&self) -> bool {
+        self.paused
+    }
+    /// Rounds in a row that timed out since a player last spoke.
+    pub fn silent_timeouts(&self) -> u32 {
+        self.silent_timeouts
     }
 }
 

@@ -2,6 +2,7 @@
 
 use quiz_core::game::{
     Game, GameConfig, GameEvent, RoundEndReason, Rules, Verdict, VoteKind, VoteOutcome,
+    PAUSE_AFTER_SILENT_TIMEOUTS,
 };
 use quiz_core::hangul::{chosung, decompose};
 use quiz_core::words::{parse_word_list, WordBank};
@@ -466,12 +467,14 @@ fn the_state_serializes_with_stable_field_names() {
             "hintVotes",
             "id",
             "pattern",
+            "paused",
             "previous",
             "question",
             "questionIndex",
             "round",
             "roundStartedAt",
             "scores",
+            "silentTimeouts",
             "version"
         ]
     );
@@ -495,4 +498,147 @@ fn the_score_table_forgets_the_lowest_scores_past_its_limit() {
     assert_eq!(game.score("champion"), 2, "a high score is kept");
     let last = format!("p{:04}", MAX_SCORED_PLAYERS + 4);
     assert_eq!(game.score(&last), 1, "the player who just scored is kept");
+}
+
+#[cfg(feature = "serde")]
+#[test]
+fn a_game_stored_before_the_clock_fields_existed_still_reads() {
+    // A game as the previous release stored it: no `silentTimeouts`, no `paused`.
+    let stored = serde_json::json!({
+        "answeredWords": [], "deck": {"cycle": 0, "order": [0], "position": 1, "seed": 7},
+        "giveUpVotes": [], "hintLevel": 0, "hintVotes": [], "id": 4, "pattern": "ㄱㅇㅈ",
+        "previous": null, "question": "강아지", "questionIndex": 0, "round": 1,
+        "roundStartedAt": T0, "scores": {}, "version": 1
+    });
+    let rules = rules("강아지\n", "");
+    let mut game: Game = serde_json::from_value(stored).unwrap();
+    assert!(!game.is_paused());
+    assert_eq!(game.silent_timeouts(), 0);
+    assert_eq!(game.next_wake(&rules), Some(T0 + ROUND / 3));
+    assert!(!game.tick(&rules, T0 + ROUND / 3).is_empty());
+}
+
+#[test]
+fn the_next_wake_up_is_the_next_hint_then_the_deadline() {
+    let rules = rules("강아지\n", "");
+    let mut game = Game::new(&rules, 1, 1, T0);
+    assert_eq!(game.next_wake(&rules), Some(T0 + 20_000));
+    game.tick(&rules, T0 + 20_000);
+    assert_eq!(game.next_wake(&rules), Some(T0 + 40_000));
+    game.tick(&rules, T0 + 40_000);
+    assert_eq!(game.next_wake(&rules), Some(T0 + ROUND));
+    game.tick(&rules, T0 + ROUND);
+    assert_eq!(game.round(), 2);
+    assert_eq!(game.next_wake(&rules), Some(T0 + ROUND + 20_000));
+}
+
+#[test]
+fn a_two_syllable_word_wakes_for_one_hint_and_the_deadline() {
+    let rules = rules("사람\n", "");
+    let mut game = Game::new(&rules, 1, 1, T0);
+    assert_eq!(game.next_wake(&rules), Some(T0 + 20_000));
+    game.tick(&rules, T0 + 20_000);
+    assert_eq!(game.next_wake(&rules), Some(T0 + ROUND));
+}
+
+#[test]
+fn a_hint_voted_early_moves_the_wake_up_past_it() {
+    let rules = rules("강아지\n", "");
+    let mut game = Game::new(&rules, 1, 1, T0);
+    game.vote(&rules, VoteKind::Hint, "민지", 1, T0 + 1_000);
+    assert_eq!(game.hint_level(), 1);
+    assert_eq!(game.next_wake(&rules), Some(T0 + 40_000));
+    game.vote(&rules, VoteKind::Hint, "민지", 1, T0 + 2_000);
+    assert_eq!(game.next_wake(&rules), Some(T0 + ROUND));
+}
+
+#[test]
+fn uneven_rounds_wake_at_the_first_millisecond_a_hint_is_due() {
+    let rules = Rules::new(rules("강아지\n", "").bank, GameConfig { round_ms: 1_000 });
+    let mut game = Game::new(&rules, 1, 1, T0);
+    // 1000 / 3 = 333.3…: the hint is due at 334, not 333.
+    assert_eq!(game.next_wake(&rules), Some(T0 + 334));
+    assert!(game.tick(&rules, T0 + 333).is_empty());
+    assert!(!game.tick(&rules, T0 + 334).is_empty());
+    assert_eq!(game.next_wake(&rules), Some(T0 + 667));
+}
+
+/// Lets `rounds` rounds time out with nobody talking, waking exactly when the game asks.
+fn time_out_silently(game: &mut Game, rules: &Rules, rounds: u32) -> Vec<GameEvent> {
+    let mut events = Vec::new();
+    let target = game.round() + rounds;
+    while game.round() < target {
+        let wake = game.next_wake(rules).expect("a running game wakes");
+        events.extend(game.tick(rules, wake));
+    }
+    events
+}
+
+#[test]
+fn a_room_pauses_after_three_silent_timeouts_and_a_chat_resumes_it() {
+    let rules = rules("강아지\n고양이\n바나나\n", "");
+    let mut game = Game::new(&rules, 1, 1, T0);
+    time_out_silently(&mut game, &rules, PAUSE_AFTER_SILENT_TIMEOUTS - 1);
+    assert!(!game.is_paused());
+    let events = time_out_silently(&mut game, &rules, 1);
+    assert!(game.is_paused());
+    assert!(matches!(events.last(), Some(GameEvent::Paused { round: 4 })), "{events:?}");
+    assert_eq!(game.next_wake(&rules), None);
+    let paused_at = game.round_started_at();
+
+    // Time no longer changes a paused game, however long it waits.
+    let later = paused_at + 100 * ROUND;
+    assert!(game.tick(&rules, later).is_empty());
+    assert_eq!(game.round(), 4);
+
+    // A chat line resumes the same round on a fresh clock.
+    let version = game.version();
+    let result = game.submit(&rules, "민지", "안녕", 1, later);
+    assert_eq!(result.events, [GameEvent::Resumed { round: 4 }]);
+    assert_eq!(game.version(), version + 1);
+    assert!(!game.is_paused());
+    assert_eq!(game.round_started_at(), later);
+    assert_eq!(game.next_wake(&rules), Some(later + 20_000));
+}
+
+#[test]
+fn a_chat_between_timeouts_restarts_the_count() {
+    let rules = rules("강아지\n고양이\n바나나\n", "");
+    let mut game = Game::new(&rules, 1, 1, T0);
+    time_out_silently(&mut game, &rules, 2);
+    let now = game.round_started_at() + 1;
+    let result = game.submit(&rules, "민지", "ㅋㅋ", 1, now);
+    assert_eq!(result.events, [GameEvent::SilenceBroken { round: 3 }]);
+    assert_eq!(game.silent_timeouts(), 0);
+    // Once spoken, a chat changes nothing more.
+    assert!(game.submit(&rules, "민지", "ㅋㅋ", 1, now + 1).events.is_empty());
+    time_out_silently(&mut game, &rules, 2);
+    assert!(!game.is_paused());
+    time_out_silently(&mut game, &rules, 1);
+    assert!(game.is_paused());
+}
+
+#[test]
+fn a_timeout_applied_by_a_player_message_is_not_silent() {
+    let rules = rules("강아지\n고양이\n바나나\n", "");
+    let mut game = Game::new(&rules, 1, 1, T0);
+    time_out_silently(&mut game, &rules, 2);
+    // The third round's timeout is only noticed when a player speaks long after it.
+    let late = game.round_started_at() + 10 * ROUND;
+    let result = game.submit(&rules, "민지", "ㅋㅋ", 1, late);
+    assert!(!game.is_paused(), "{:?}", result.events);
+    assert_eq!(game.silent_timeouts(), 0);
+    assert_eq!(game.round(), 4);
+}
+
+#[test]
+fn a_state_request_resumes_a_paused_game() {
+    let rules = rules("강아지\n고양이\n바나나\n", "");
+    let mut game = Game::new(&rules, 1, 1, T0);
+    time_out_silently(&mut game, &rules, PAUSE_AFTER_SILENT_TIMEOUTS);
+    assert!(game.is_paused());
+    let now = game.round_started_at() + 5 * ROUND;
+    assert_eq!(game.player_seen(&rules, now), [GameEvent::Resumed { round: 4 }]);
+    assert!(game.player_seen(&rules, now + 1).is_empty());
+    assert_eq!(game.next_wake(&rules), Some(now + 20_000));
 }

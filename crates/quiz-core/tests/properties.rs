@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 
 use proptest::prelude::*;
-use quiz_core::game::{Game, GameConfig, GameEvent, Rules, Verdict, VoteKind};
+use quiz_core::game::{Game, GameConfig, GameEvent, Millis, Rules, Verdict, VoteKind};
 use quiz_core::hangul::{chosung, compose, decompose};
 use quiz_core::words::{parse_word_list, WordBank};
 
@@ -149,6 +149,113 @@ proptest! {
             prop_assert_eq!(game.scores().values().sum::<u32>(), wins);
             prop_assert_eq!(game.pattern(), chosung(game.question()));
             prop_assert!(!game.answered_words().contains(&game.question().to_owned()));
+        }
+    }
+}
+
+/// The instants at which the clock alone changes a round that started at `start`: a hint at
+/// each third the question allows (never its last syllable) that falls before the deadline,
+/// then the deadline.
+fn clock_instants(start: Millis, round_ms: Millis, syllables: usize) -> Vec<Millis> {
+    let hints = syllables.saturating_sub(1).min(2) as u64;
+    (1..=hints)
+        .map(|k| (round_ms * k).div_ceil(3))
+        .filter(|offset| *offset < round_ms)
+        .map(|offset| start + offset)
+        .chain([start + round_ms])
+        .collect()
+}
+
+fn small_rules(round_ms: Millis) -> Rules {
+    let bank = WordBank::new(
+        parse_word_list("q.txt", QUESTIONS).unwrap(),
+        parse_word_list("d.txt", DICTIONARY).unwrap(),
+    )
+    .unwrap();
+    Rules::new(bank, GameConfig { round_ms })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    /// In a silent room the wake-ups are exactly the hint and timeout instants, and at every
+    /// millisecond in between the clock changes nothing.
+    #[test]
+    fn wake_ups_are_exactly_the_hint_and_timeout_instants(
+        seed in any::<u64>(),
+        round_ms in 1u64..400,
+        start in 0u64..1_000_000,
+    ) {
+        let rules = small_rules(round_ms);
+        let mut game = Game::new(&rules, 1, seed, start);
+        let mut now = start;
+        for _ in 0..quiz_core::game::PAUSE_AFTER_SILENT_TIMEOUTS {
+            let expected = clock_instants(
+                game.round_started_at(),
+                round_ms,
+                quiz_core::hangul::syllable_count(game.question()),
+            );
+            let mut woken = Vec::new();
+            while let Some(wake) = game.next_wake(&rules) {
+                prop_assert!(wake >= now, "a wake-up in the past: {} < {}", wake, now);
+                for t in now..wake {
+                    prop_assert!(game.clone().tick(&rules, t).is_empty(), "the clock changed the game at {} before its wake-up {}", t, wake);
+                }
+                let round = game.round();
+                let events = game.tick(&rules, wake);
+                prop_assert!(!events.is_empty(), "an empty wake-up at {}", wake);
+                woken.push(wake);
+                now = wake;
+                if game.round() != round {
+                    break;
+                }
+            }
+            prop_assert_eq!(woken, expected);
+        }
+        prop_assert!(game.is_paused());
+        prop_assert_eq!(game.next_wake(&rules), None);
+    }
+
+    /// Whatever players did, ticking at the wake-up the game names always changes it, and
+    /// never earlier.
+    #[test]
+    fn a_wake_up_always_changes_the_game(
+        seed in any::<u64>(),
+        round_ms in 3u64..300,
+        actions in proptest::collection::vec(action(), 1..60),
+    ) {
+        let rules = small_rules(round_ms);
+        let mut now = 1_700_000_000_000u64;
+        let mut game = Game::new(&rules, 1, seed, now);
+        for (action, step) in actions {
+            now += step % (2 * round_ms);
+            match action {
+                Action::Submit { player, text } => {
+                    game.submit(&rules, PLAYERS[player], TEXTS[text], 3, now);
+                }
+                Action::SubmitQuestion { player } => {
+                    let question = game.question().to_owned();
+                    game.submit(&rules, PLAYERS[player], &question, 3, now);
+                }
+                Action::Vote { player, give_up } => {
+                    let kind = if give_up { VoteKind::GiveUp } else { VoteKind::Hint };
+                    game.vote(&rules, kind, PLAYERS[player], 3, now);
+                }
+                Action::Tick => {
+                    if let Some(wake) = game.next_wake(&rules) {
+                        prop_assert!(wake > now || !game.clone().tick(&rules, now).is_empty());
+                        let wake = wake.max(now);
+                        if wake > now {
+                            prop_assert!(game.clone().tick(&rules, wake - 1).is_empty());
+                        }
+                        prop_assert!(!game.tick(&rules, wake).is_empty(), "an empty wake-up");
+                        now = wake;
+                    } else {
+                        prop_assert!(game.is_paused());
+                        prop_assert!(game.tick(&rules, now + 10 * round_ms).is_empty());
+                    }
+                }
+            }
         }
     }
 }
