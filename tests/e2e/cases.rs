@@ -14,8 +14,7 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::support::{
-    assert_typed, eventually, hint_options, now_millis, options, Client, Gateway, TestStore,
-    FRAME_TIMEOUT,
+    assert_typed, eventually, now_millis, options, Client, Gateway, TestStore, FRAME_TIMEOUT,
 };
 
 /// What the Android app does: connect (no name), `start!`, chat, answer.
@@ -424,51 +423,6 @@ pub async fn bad_input_is_refused<S: TestStore>(store: S) {
         })
         .collect();
     assert_eq!(lines, [("민지", "사랑"), ("악당", "미안")]);
-}
-
-/// Hints at 1/3 and 2/3 of a 3-second round, and the timeout at its end. The clock is lazy:
-/// `{"action":"state"}` after the moment makes the gateway's next event apply it.
-pub async fn hints_and_timeouts<S: TestStore>(store: S) {
-    let game = Gateway::start(store, hint_options(3)).await;
-    let mut minji = game.connect("h", Some("민지")).await;
-    let mut junho = game.connect("h", Some("준호")).await;
-    minji.send_text("start!").await;
-    let state = minji.expect_state().await;
-    junho.expect_state().await;
-    assert_eq!(
-        (state["nowConsonant"].clone(), state["hintLevel"].clone()),
-        (json!("ㄱㅇㅈ"), json!(0))
-    );
-    let started = state["roundStartedAt"]
-        .as_u64()
-        .expect("roundStartedAt is a number");
-    assert_eq!(state["deadline"].as_u64(), Some(started + 3_000));
-
-    let expected = [
-        (1_100, "강ㅇㅈ", 1, 1),
-        (2_100, "강아ㅈ", 2, 1),
-        (3_100, "ㄱㅇㅈ", 0, 2),
-    ];
-    for (at, shown, hint_level, round) in expected {
-        let wait = (started + at).saturating_sub(now_millis());
-        tokio::time::sleep(Duration::from_millis(wait)).await;
-        minji.send_json(json!({ "action": "state" })).await;
-        // Time changed the game, so the state goes to the whole room.
-        for client in [&mut minji, &mut junho] {
-            let state = client.expect_state().await;
-            assert_eq!(state["reason"], "changed", "{state}");
-            assert_eq!(state["nowConsonant"], shown, "{state}");
-            assert_eq!(state["hintLevel"], hint_level, "{state}");
-            assert_eq!(state["round"], round, "{state}");
-        }
-    }
-    minji.send_json(json!({ "action": "state" })).await;
-    let state = minji.expect_state().await;
-    assert_eq!(state["reason"], "reply");
-    assert_eq!(
-        state["previous"],
-        json!({ "round": 1, "word": "강아지", "winner": null, "reason": "timeout" })
-    );
 }
 
 /// A connection with no data frame for the idle timeout is closed (1001) and gets

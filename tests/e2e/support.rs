@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use futures_util::{SinkExt as _, StreamExt as _};
-use quiz_local::{LocalOptions, LocalServer, RunningServer};
+use quiz_local::{LocalOptions, LocalServer, RunningServer, TimerBackend};
 use quiz_store::{ConnectionId, DynamoStore, MemoryStore, Room, Store};
 use quiz_testkit::dynamodb_local;
 use serde_json::{json, Value};
@@ -36,6 +36,23 @@ pub async fn dynamo_store() -> DynamoStore {
     dynamodb_local::fresh_store()
         .await
         .unwrap_or_else(|err| panic!("no DynamoDB Local for the end-to-end tests: {err}"))
+}
+
+/// Timers in the gateway's own process (quiz-local's default).
+pub async fn in_process_timers() -> TimerBackend {
+    TimerBackend::InProcess
+}
+
+/// Timers through moto's SQS server (started for this test process unless `SQS_ENDPOINT`
+/// names one), on a queue of the test's own. No SQS is a failure, never a skip.
+pub async fn moto_timers() -> TimerBackend {
+    let sqs = quiz_testkit::moto_sqs::local_sqs()
+        .await
+        .unwrap_or_else(|err| panic!("no SQS server for the timer tests: {err}"));
+    TimerBackend::Sqs {
+        endpoint: sqs.endpoint().to_owned(),
+        queue: quiz_testkit::moto_sqs::unique_queue_name(),
+    }
 }
 
 fn words(name: &str) -> PathBuf {
@@ -236,8 +253,13 @@ impl Client {
 
     /// Asserts that nothing arrives for a while.
     pub async fn expect_silence(&mut self) {
-        if let Ok(message) = tokio::time::timeout(QUIET, self.next_data()).await {
-            panic!("expected nothing, got {message:?}");
+        self.expect_silence_for(QUIET).await;
+    }
+
+    /// Asserts that nothing arrives for `duration`.
+    pub async fn expect_silence_for(&mut self, duration: Duration) {
+        if let Ok(message) = tokio::time::timeout(duration, self.next_data()).await {
+            panic!("expected nothing for {duration:?}, got {message:?}");
         }
     }
 

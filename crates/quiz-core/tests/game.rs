@@ -582,7 +582,10 @@ fn a_room_pauses_after_three_silent_timeouts_and_a_chat_resumes_it() {
     assert!(!game.is_paused());
     let events = time_out_silently(&mut game, &rules, 1);
     assert!(game.is_paused());
-    assert!(matches!(events.last(), Some(GameEvent::Paused { round: 4 })), "{events:?}");
+    assert!(
+        matches!(events.last(), Some(GameEvent::Paused { round: 4 })),
+        "{events:?}"
+    );
     assert_eq!(game.next_wake(&rules), None);
     let paused_at = game.round_started_at();
 
@@ -611,7 +614,10 @@ fn a_chat_between_timeouts_restarts_the_count() {
     assert_eq!(result.events, [GameEvent::SilenceBroken { round: 3 }]);
     assert_eq!(game.silent_timeouts(), 0);
     // Once spoken, a chat changes nothing more.
-    assert!(game.submit(&rules, "민지", "ㅋㅋ", 1, now + 1).events.is_empty());
+    assert!(game
+        .submit(&rules, "민지", "ㅋㅋ", 1, now + 1)
+        .events
+        .is_empty());
     time_out_silently(&mut game, &rules, 2);
     assert!(!game.is_paused());
     time_out_silently(&mut game, &rules, 1);
@@ -638,7 +644,10 @@ fn a_state_request_resumes_a_paused_game() {
     time_out_silently(&mut game, &rules, PAUSE_AFTER_SILENT_TIMEOUTS);
     assert!(game.is_paused());
     let now = game.round_started_at() + 5 * ROUND;
-    assert_eq!(game.player_seen(&rules, now), [GameEvent::Resumed { round: 4 }]);
+    assert_eq!(
+        game.player_seen(&rules, now),
+        [GameEvent::Resumed { round: 4 }]
+    );
     assert!(game.player_seen(&rules, now + 1).is_empty());
     assert_eq!(game.next_wake(&rules), Some(now + 20_000));
 }

@@ -7,6 +7,7 @@
 //! | `APIGW_MANAGEMENT_ENDPOINT` | `@connections` endpoint | `https://{domainName}/{stage}` of the event |
 //! | `ROUND_SECS` | seconds per round | 60 |
 //! | `WORDS_PATH` | a word-list file or directory | the shipped lists, compiled in |
+//! | `TIMER_QUEUE_URL` | the SQS queue that carries the rounds' timers | none: rounds advance only when players send messages |
 
 use std::path::{Path, PathBuf};
 
@@ -42,6 +43,8 @@ pub struct Config {
     pub round_secs: Option<u64>,
     /// A word-list file or directory instead of the shipped lists.
     pub words_path: Option<PathBuf>,
+    /// The SQS queue for timers ([`crate::timers::SqsTimers`]).
+    pub timer_queue_url: Option<String>,
 }
 
 impl Config {
@@ -59,6 +62,7 @@ impl Config {
             management_endpoint: var("APIGW_MANAGEMENT_ENDPOINT"),
             round_secs,
             words_path: var("WORDS_PATH").map(PathBuf::from),
+            timer_queue_url: var("TIMER_QUEUE_URL"),
         })
     }
 

@@ -1,11 +1,14 @@
-//! The WebSocket handler: `$connect`, `$disconnect` and messages.
+//! The handler: `$connect`, `$disconnect`, messages, and timers.
 //!
 //! Each message goes one way: parse ([`crate::protocol`]) → decide ([`quiz_core`]) → persist
-//! ([`quiz_store`], the game with a conditional write) → broadcast ([`crate::broadcast`]).
+//! ([`quiz_store`], the game with a conditional write) → broadcast ([`crate::broadcast`]), and
+//! when the write set a new wake-up, schedule a timer ([`crate::timers`]). A timer takes the
+//! same path with the clock as its only input ([`App::fire_timer`]).
 //! The handler never fails an invocation because of what a client sent: a bad frame gets an
 //! error frame back through the route response, and nothing else happens.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -22,6 +25,7 @@ use crate::protocol::{
     self, chat_frame, error_frame, history_frame, notice_frame, state_frame, ClientMessage,
     FrameError, HistoryLine, StateReason,
 };
+use crate::timers::{Timer, TimerQueue};
 
 /// The room a connection joins when its URL names none.
 pub const DEFAULT_ROOM: &str = "general";
@@ -30,12 +34,13 @@ const CONNECTION_CACHE_LIMIT: usize = 10_000;
 /// How long chat lines are kept before DynamoDB's TTL deletes them.
 const CHAT_RETENTION_SECS: u64 = 7 * 24 * 60 * 60;
 
-/// The handler with its long-lived parts: the store, the poster, the rules, and a cache of
-/// named connections (a connection's room and name never change once set, so a warm instance
-/// may remember them and skip a read).
-pub struct App<S, P> {
+/// The handler with its long-lived parts: the store, the poster, the timer queue, the rules,
+/// and a cache of named connections (a connection's room and name never change once set, so a
+/// warm instance may remember them and skip a read).
+pub struct App<S, P, T> {
     store: S,
     poster: P,
+    timers: T,
     rules: Rules,
     management_endpoint: Option<String>,
     connections: Mutex<HashMap<ConnectionId, Connection>>,
@@ -90,12 +95,55 @@ impl Handled {
     }
 }
 
-impl<S: Store, P: ConnectionPoster> App<S, P> {
+/// What a timer did, for the log line and the tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimerOutcome {
+    /// The clock changed the game: saved, broadcast, next timer scheduled.
+    Fired,
+    /// The game no longer wants waking at this instant (the round moved on, a duplicate
+    /// delivery, another game): nothing written, posted or scheduled.
+    Stale,
+    /// Delivered before its instant (a wake-up beyond SQS's longest delay): sent again.
+    Early,
+    /// The room has no connections: the timer chain ends here; the next player's message
+    /// applies the clock.
+    NobodyHere,
+    /// Another write to the game won the race (a chat, a vote): that writer applied the clock
+    /// and scheduled what it set.
+    Overtaken,
+}
+
+impl TimerOutcome {
+    fn as_str(self) -> &'static str {
+        match self {
+            TimerOutcome::Fired => "fired",
+            TimerOutcome::Stale => "stale",
+            TimerOutcome::Early => "early",
+            TimerOutcome::NobodyHere => "nobody_here",
+            TimerOutcome::Overtaken => "overtaken",
+        }
+    }
+}
+
+/// A game write and the timer it calls for, if it set a new wake-up.
+struct Change<T> {
+    updated: Updated<T>,
+    wake: Option<Timer>,
+}
+
+impl<S: Store, P: ConnectionPoster, T: TimerQueue> App<S, P, T> {
     /// `management_endpoint` overrides the `https://{domainName}/{stage}` of each event.
-    pub fn new(store: S, poster: P, rules: Rules, management_endpoint: Option<String>) -> Self {
+    pub fn new(
+        store: S,
+        poster: P,
+        timers: T,
+        rules: Rules,
+        management_endpoint: Option<String>,
+    ) -> Self {
         App {
             store,
             poster,
+            timers,
             rules,
             management_endpoint,
             connections: Mutex::new(HashMap::new()),
@@ -108,6 +156,10 @@ impl<S: Store, P: ConnectionPoster> App<S, P> {
 
     pub fn poster(&self) -> &P {
         &self.poster
+    }
+
+    pub fn timers(&self) -> &T {
+        &self.timers
     }
 
     pub fn rules(&self) -> &Rules {
@@ -247,13 +299,15 @@ impl<S: Store, P: ConnectionPoster> App<S, P> {
         now: Millis,
     ) -> Result<Handled, StoreError> {
         let room = &connection.room;
-        let updated = self
-            .update(room, now, |game, rules| game.tick(rules, now))
+        let Change { updated, wake } = self
+            .update(room, endpoint, now, |game, rules| {
+                game.player_seen(rules, now)
+            })
             .await?;
         if updated.changed {
             let ids = self.room_with(room, &connection.id).await?;
             let frame = state_frame(&room.0, &updated.game, &self.rules, StateReason::Changed);
-            self.broadcast(endpoint, &ids, &[frame], now).await;
+            self.announce(endpoint, &ids, &[frame], wake, now).await;
             return Ok(Handled::silent("state_broadcast", room));
         }
         let frame = state_frame(&room.0, &updated.game, &self.rules, StateReason::Reply);
@@ -274,8 +328,8 @@ impl<S: Store, P: ConnectionPoster> App<S, P> {
             Err(reply) => return Ok(reply),
         };
         let ids = self.room_with(room, &connection.id).await?;
-        let updated = self
-            .update(room, now, |game, rules| {
+        let Change { updated, wake } = self
+            .update(room, endpoint, now, |game, rules| {
                 game.submit(rules, &player, &content, ids.len(), now)
             })
             .await?;
@@ -301,7 +355,7 @@ impl<S: Store, P: ConnectionPoster> App<S, P> {
         };
         let (saved, _) = tokio::join!(
             self.store.append_chat(&line),
-            self.broadcast(endpoint, &ids, &frames, now)
+            self.announce(endpoint, &ids, &frames, wake, now)
         );
         if let Err(err) = saved {
             tracing::warn!(error = %err, "could not store a chat line");
@@ -354,14 +408,14 @@ impl<S: Store, P: ConnectionPoster> App<S, P> {
             ));
         };
         let ids = self.room_with(room, &connection.id).await?;
-        let updated = self
-            .update(room, now, |game, rules| {
+        let Change { updated, wake } = self
+            .update(room, endpoint, now, |game, rules| {
                 game.vote(rules, kind, &player, ids.len(), now)
             })
             .await?;
         if updated.changed {
             let frame = state_frame(&room.0, &updated.game, &self.rules, StateReason::Changed);
-            self.broadcast(endpoint, &ids, &[frame], now).await;
+            self.announce(endpoint, &ids, &[frame], wake, now).await;
         }
         let (outcome, reply) = vote_reply(&updated.outcome.outcome);
         Ok(Handled::new(200, Some(reply), outcome, Some(room.clone())))
@@ -422,22 +476,145 @@ impl<S: Store, P: ConnectionPoster> App<S, P> {
         }
     }
 
-    /// Loads (or creates) the room's game, applies `apply`, and saves it if it changed.
-    async fn update<T>(
+    /// Loads (or creates) the room's game, applies `apply`, and saves it if it changed; the
+    /// change calls for a timer when it set a wake-up the game did not have before.
+    async fn update<O>(
         &self,
         room: &Room,
+        endpoint: &Option<String>,
         now: Millis,
-        mut apply: impl FnMut(&mut Game, &Rules) -> T,
-    ) -> Result<Updated<T>, StoreError> {
+        mut apply: impl FnMut(&mut Game, &Rules) -> O,
+    ) -> Result<Change<O>, StoreError> {
         let (id, seed) = (u64::from(rand::random::<u32>()), rand::random::<u64>());
         let rules = &self.rules;
-        update_game(
+        // Whether this attempt's game was just created: its wake-up is new too.
+        let created = AtomicBool::new(false);
+        let updated = update_game(
             &self.store,
             room,
-            || Game::new(rules, id, seed, now),
-            |game| apply(game, rules),
+            || {
+                created.store(true, Ordering::Relaxed);
+                Game::new(rules, id, seed, now)
+            },
+            |game| {
+                let before = if created.swap(false, Ordering::Relaxed) {
+                    None
+                } else {
+                    game.next_wake(rules)
+                };
+                (apply(game, rules), before)
+            },
         )
-        .await
+        .await?;
+        let (outcome, wake_before) = updated.outcome;
+        let updated = Updated {
+            outcome,
+            game: updated.game,
+            changed: updated.changed,
+        };
+        let wake = match updated.game.next_wake(rules) {
+            Some(at) if updated.changed && Some(at) != wake_before => {
+                Some(self.timer_for(room, &updated.game, at, endpoint.clone()))
+            }
+            _ => None,
+        };
+        Ok(Change { updated, wake })
+    }
+
+    fn timer_for(&self, room: &Room, game: &Game, at: Millis, endpoint: Option<String>) -> Timer {
+        Timer {
+            room: room.0.clone(),
+            game_id: game.id(),
+            at,
+            endpoint,
+        }
+    }
+
+    /// A timer fired: applies the clock to the room's game if it still wants waking at this
+    /// timer's instant, then broadcasts the change and schedules the next wake-up, like any
+    /// other change. Writes nothing and posts nothing otherwise (see [`TimerOutcome`]).
+    ///
+    /// The same function serves SQS events on AWS and quiz-local's timers.
+    pub async fn fire_timer(&self, timer: &Timer, now: Millis) -> Result<TimerOutcome, StoreError> {
+        let started = Instant::now();
+        let outcome = self.apply_timer(timer, now).await;
+        tracing::info!(
+            room = timer.room,
+            route = "timer",
+            at = timer.at,
+            late_ms = i128::from(now) - i128::from(timer.at),
+            outcome = outcome.as_ref().map_or("store_error", |o| o.as_str()),
+            latency_ms = started.elapsed().as_secs_f64() * 1_000.0,
+            "handled"
+        );
+        outcome
+    }
+
+    async fn apply_timer(&self, timer: &Timer, now: Millis) -> Result<TimerOutcome, StoreError> {
+        let room = Room(timer.room.clone());
+        // Both reads at once: one round trip before deciding.
+        let (ids, game) = tokio::join!(
+            self.store.room_connections(&room),
+            self.store.load_game(&room)
+        );
+        let (ids, game) = (ids?, game?);
+        let wanted = |game: &Game| {
+            game.id() == timer.game_id && game.next_wake(&self.rules) == Some(timer.at)
+        };
+        let Some(mut game) = game.filter(wanted) else {
+            return Ok(TimerOutcome::Stale);
+        };
+        if ids.is_empty() {
+            return Ok(TimerOutcome::NobodyHere);
+        }
+        if now < timer.at {
+            self.schedule(Some(timer.clone()), now).await;
+            return Ok(TimerOutcome::Early);
+        }
+        let expected = game.version();
+        if game.tick(&self.rules, now).is_empty() {
+            return Ok(TimerOutcome::Stale);
+        }
+        match self.store.save_game(&room, &game, Some(expected)).await {
+            Ok(()) => {}
+            Err(StoreError::Conflict { .. }) => return Ok(TimerOutcome::Overtaken),
+            Err(err) => return Err(err),
+        }
+        let endpoint = self
+            .management_endpoint
+            .clone()
+            .or_else(|| timer.endpoint.clone());
+        let wake = game
+            .next_wake(&self.rules)
+            .map(|at| self.timer_for(&room, &game, at, endpoint.clone()));
+        let frame = state_frame(&room.0, &game, &self.rules, StateReason::Changed);
+        self.announce(&endpoint, &ids, &[frame], wake, now).await;
+        Ok(TimerOutcome::Fired)
+    }
+
+    /// Broadcasts `frames` and schedules `wake`, at once.
+    async fn announce(
+        &self,
+        endpoint: &Option<String>,
+        ids: &[ConnectionId],
+        frames: &[String],
+        wake: Option<Timer>,
+        now: Millis,
+    ) {
+        tokio::join!(
+            self.broadcast(endpoint, ids, frames, now),
+            self.schedule(wake, now)
+        );
+    }
+
+    async fn schedule(&self, timer: Option<Timer>, now: Millis) {
+        let Some(timer) = timer else {
+            return;
+        };
+        if let Err(err) = self.timers.schedule(&timer, now).await {
+            // The lazy clock still applies on the room's next message.
+            tracing::error!(room = timer.room, at = timer.at, error = %err, "timer not scheduled");
+        }
     }
 
     /// The room's connections, the sender always among them: the room index is eventually
@@ -581,9 +758,14 @@ fn vote_reply(outcome: &VoteOutcome) -> (&'static str, String) {
 fn event_time(request_time_epoch: i64) -> Millis {
     match u64::try_from(request_time_epoch) {
         Ok(ms) if ms > 0 => ms,
-        _ => SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-            .unwrap_or(0),
+        _ => now_millis(),
     }
+}
+
+/// The system clock, in milliseconds since the Unix epoch.
+pub fn now_millis() -> Millis {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
 }

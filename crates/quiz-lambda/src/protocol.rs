@@ -311,6 +311,8 @@ pub fn state_frame(room: &str, game: &Game, rules: &Rules, reason: StateReason) 
         "hintVotes": game.votes(quiz_core::game::VoteKind::Hint).len(),
         "giveUpVotes": game.votes(quiz_core::game::VoteKind::GiveUp).len(),
         "previous": previous,
+        // The clock is stopped until a player sends something; `deadline` is where it stood.
+        "paused": game.is_paused(),
     });
     value.to_string()
 }

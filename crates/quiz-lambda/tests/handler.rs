@@ -11,7 +11,9 @@ use lambda_runtime::{Context, LambdaEvent};
 use quiz_core::game::{GameConfig, Rules};
 use quiz_core::words::{parse_word_list, WordBank};
 use quiz_lambda::broadcast::{ConnectionPoster, PostError};
-use quiz_lambda::handler::App;
+use quiz_lambda::handler::{App, TimerOutcome};
+use quiz_lambda::invocation::{Incoming, Outgoing};
+use quiz_lambda::timers::{ScheduleError, Timer, TimerQueue};
 use quiz_store::{ConnectionId, MemoryStore, Room, Store};
 use serde_json::Value;
 
@@ -59,12 +61,36 @@ impl ConnectionPoster for RecordingPoster {
     }
 }
 
-fn fixture(name: &str) -> ApiGatewayWebsocketProxyRequest {
+/// Records the timers the handler schedules.
+#[derive(Default)]
+struct RecordingTimers {
+    scheduled: Mutex<Vec<Timer>>,
+}
+
+impl RecordingTimers {
+    fn take(&self) -> Vec<Timer> {
+        std::mem::take(&mut self.scheduled.lock().unwrap())
+    }
+}
+
+impl TimerQueue for RecordingTimers {
+    async fn schedule(&self, timer: &Timer, _now: u64) -> Result<(), ScheduleError> {
+        self.scheduled.lock().unwrap().push(timer.clone());
+        Ok(())
+    }
+}
+
+type TestApp = App<MemoryStore, RecordingPoster, RecordingTimers>;
+
+fn fixture_text(name: &str) -> String {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../../fixtures/events")
         .join(name);
-    let text = std::fs::read_to_string(&path).unwrap();
-    serde_json::from_str(&text).unwrap_or_else(|err| panic!("{name}: {err}"))
+    std::fs::read_to_string(&path).unwrap()
+}
+
+fn fixture(name: &str) -> ApiGatewayWebsocketProxyRequest {
+    serde_json::from_str(&fixture_text(name)).unwrap_or_else(|err| panic!("{name}: {err}"))
 }
 
 /// The fixture as sent by another connection (and, optionally, another player name).
@@ -91,19 +117,17 @@ fn rules() -> Rules {
     Rules::new(bank, GameConfig::default())
 }
 
-fn app() -> App<MemoryStore, RecordingPoster> {
+fn app() -> TestApp {
     App::new(
         MemoryStore::new(),
         RecordingPoster::default(),
+        RecordingTimers::default(),
         rules(),
         None,
     )
 }
 
-async fn send(
-    app: &App<MemoryStore, RecordingPoster>,
-    event: ApiGatewayWebsocketProxyRequest,
-) -> ApiGatewayProxyResponse {
+async fn send(app: &TestApp, event: ApiGatewayWebsocketProxyRequest) -> ApiGatewayProxyResponse {
     app.handle(LambdaEvent::new(event, Context::default()))
         .await
         .expect("the handler never fails an invocation")
@@ -118,7 +142,7 @@ fn body(response: &ApiGatewayProxyResponse) -> Option<Value> {
 }
 
 /// Both players connected to room `general`.
-async fn two_players(app: &App<MemoryStore, RecordingPoster>) {
+async fn two_players(app: &TestApp) {
     let minji = send(app, fixture("connect.json")).await;
     assert_eq!(minji.status_code, 200);
     let mut junho = from(fixture("connect.json"), JUNHO);
@@ -141,6 +165,18 @@ async fn every_fixture_deserializes() {
             .unwrap()
     {
         let name = entry.unwrap().file_name().into_string().unwrap();
+        if name.starts_with("sqs-") {
+            let event: Incoming = serde_json::from_str(&fixture_text(&name)).unwrap();
+            let Incoming::Sqs(batch) = event else {
+                panic!("{name} is not read as an SQS event");
+            };
+            let record = &batch.records[0];
+            assert_eq!(record.event_source.as_deref(), Some("aws:sqs"), "{name}");
+            assert!(record.message_id.is_some(), "{name}");
+            Timer::from_body(record.body.as_deref().unwrap())
+                .unwrap_or_else(|err| panic!("{name}: {err}"));
+            continue;
+        }
         let event = fixture(&name);
         let context = &event.request_context;
         assert!(context.connection_id.is_some(), "{name}");
@@ -473,4 +509,196 @@ async fn votes_history_and_join() {
     let history = body(&send(&app, history).await).unwrap();
     assert_eq!(history["type"], "history");
     assert_eq!(history["lines"][0]["content"], "안녕하세요 ㅋㅋ");
+}
+
+const ROUND_MS: u64 = 60_000;
+/// `requestTimeEpoch` of `message-start.json`: when the game starts.
+const START: u64 = 1_795_304_318_200;
+
+/// Two players, a game started by `start!`, and the one timer that created.
+async fn started_game(app: &TestApp) -> Timer {
+    two_players(app).await;
+    send(app, fixture("message-start.json")).await;
+    app.poster().clear();
+    let timers = app.timers().take();
+    assert_eq!(
+        timers.len(),
+        1,
+        "the room's first game sets one timer: {timers:?}"
+    );
+    timers.into_iter().next().unwrap()
+}
+
+#[tokio::test]
+async fn the_first_game_schedules_its_first_hint() {
+    let app = app();
+    let timer = started_game(&app).await;
+    assert_eq!(timer.room, "general");
+    // 사람 and 소리 have two syllables: one hint, at a third of the round.
+    assert_eq!(timer.at, START + ROUND_MS / 3);
+    assert_eq!(timer.endpoint.as_deref(), Some(ENDPOINT));
+    let game = app
+        .store()
+        .load_game(&Room("general".into()))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(timer.game_id, game.id());
+}
+
+#[tokio::test]
+async fn a_timer_at_its_instant_reaches_everyone_and_schedules_the_next() {
+    let app = app();
+    let timer = started_game(&app).await;
+
+    let outcome = app.fire_timer(&timer, timer.at).await.unwrap();
+    assert_eq!(outcome, TimerOutcome::Fired);
+    for id in [MINJI, JUNHO] {
+        let frames = app.poster().frames_to(id);
+        assert_eq!(frames.len(), 1, "{id}: {frames:?}");
+        assert_eq!(frames[0]["reason"], "changed");
+        assert_eq!(frames[0]["hintLevel"], 1);
+        assert_eq!(frames[0]["paused"], false);
+    }
+    let next = app.timers().take();
+    assert_eq!(next.len(), 1);
+    assert_eq!(next[0].at, START + ROUND_MS, "then the timeout");
+
+    app.poster().clear();
+    assert_eq!(
+        app.fire_timer(&next[0], next[0].at).await.unwrap(),
+        TimerOutcome::Fired
+    );
+    let frames = app.poster().frames_to(MINJI);
+    assert_eq!(frames[0]["previous"]["reason"], "timeout");
+    assert_eq!(frames[0]["round"], 2);
+    assert_eq!(app.timers().take()[0].at, START + ROUND_MS + ROUND_MS / 3);
+}
+
+#[tokio::test]
+async fn stale_duplicate_and_early_timers_write_and_post_nothing() {
+    let app = app();
+    let timer = started_game(&app).await;
+    let room = Room("general".into());
+
+    // Early: sent again for the rest, nothing else.
+    assert_eq!(
+        app.fire_timer(&timer, timer.at - 1).await.unwrap(),
+        TimerOutcome::Early
+    );
+    assert_eq!(app.timers().take(), std::slice::from_ref(&timer));
+    assert_eq!(app.poster().count(), 0);
+
+    app.fire_timer(&timer, timer.at).await.unwrap();
+    app.timers().take();
+    app.poster().clear();
+    let version = app
+        .store()
+        .load_game(&room)
+        .await
+        .unwrap()
+        .unwrap()
+        .version();
+
+    // Delivered twice, or for another game: nothing.
+    for stale in [
+        timer.clone(),
+        Timer {
+            game_id: timer.game_id + 1,
+            ..timer.clone()
+        },
+        Timer {
+            room: "elsewhere".into(),
+            ..timer.clone()
+        },
+    ] {
+        assert_eq!(
+            app.fire_timer(&stale, stale.at + 5_000).await.unwrap(),
+            TimerOutcome::Stale
+        );
+    }
+    assert_eq!(app.poster().count(), 0);
+    assert!(app.timers().take().is_empty());
+    assert_eq!(
+        app.store()
+            .load_game(&room)
+            .await
+            .unwrap()
+            .unwrap()
+            .version(),
+        version
+    );
+}
+
+#[tokio::test]
+async fn a_room_nobody_is_in_ends_its_timer_chain() {
+    let app = app();
+    let timer = started_game(&app).await;
+    for id in [MINJI, JUNHO] {
+        send(&app, from(fixture("disconnect.json"), id)).await;
+    }
+    assert_eq!(
+        app.fire_timer(&timer, timer.at).await.unwrap(),
+        TimerOutcome::NobodyHere
+    );
+    assert!(app.timers().take().is_empty());
+    assert_eq!(app.poster().count(), 0);
+}
+
+#[tokio::test]
+async fn only_writes_that_set_a_new_wake_up_schedule_a_timer() {
+    let app = app();
+    started_game(&app).await;
+    // A chat changes nothing; a vote changes the game but not its clock.
+    send(
+        &app,
+        with_body(
+            fixture("message-chat.json"),
+            r#"{"username":"민지","content":"안녕"}"#,
+        ),
+    )
+    .await;
+    send(
+        &app,
+        with_body(fixture("message-chat.json"), r#"{"action":"give-up"}"#),
+    )
+    .await;
+    assert!(app.timers().take().is_empty());
+    // A correct answer starts a round: its first hint is the new wake-up.
+    send(&app, fixture("message-correct-answer.json")).await;
+    let timers = app.timers().take();
+    assert_eq!(timers.len(), 1, "{timers:?}");
+}
+
+#[tokio::test]
+async fn the_sqs_fixture_fires_through_the_function_entry_point() {
+    let app = app();
+    let timer = started_game(&app).await;
+    let mut event: Value = serde_json::from_str(&fixture_text("sqs-timer.json")).unwrap();
+    // The fixture's shape with this game's timer inside; the bad record goes to the DLQ.
+    event["Records"][0]["body"] = Value::from(timer.to_body());
+    let mut bad = event["Records"][0].clone();
+    bad["messageId"] = Value::from("not-a-timer");
+    bad["body"] = Value::from("hello");
+    event["Records"].as_array_mut().unwrap().push(bad);
+    let incoming: Incoming = serde_json::from_value(event).unwrap();
+
+    let answer = app
+        .invoke(LambdaEvent::new(incoming, Context::default()))
+        .await
+        .unwrap();
+    let Outgoing::Sqs(batch) = answer else {
+        panic!("an SQS event gets a batch response");
+    };
+    let failed: Vec<&str> = batch
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.as_str())
+        .collect();
+    assert_eq!(failed, ["not-a-timer"]);
+    // The system clock is long past the fixture's round: the timer applies its timeout.
+    let frames = app.poster().frames_to(MINJI);
+    assert_eq!(frames.len(), 1, "{frames:?}");
+    assert_eq!(frames[0]["previous"]["reason"], "timeout");
+    assert_eq!(app.timers().take().len(), 1);
 }

@@ -3,7 +3,9 @@
 //! included), not estimated.
 //!
 //! The budget: a plain chat at most 3 DynamoDB requests, a correct answer at most 4, no Scan;
-//! a connection seen for the first time by a warm instance pays one more GetItem.
+//! a connection seen for the first time by a warm instance pays one more GetItem. A timer
+//! that fires costs 3 (two reads at once, one write) and schedules the next; a stale one
+//! reads twice and writes, posts and schedules nothing.
 //! `cargo test -p quiz-lambda --test request_budget -- --nocapture` prints the table.
 
 use std::collections::BTreeMap;
@@ -16,7 +18,8 @@ use lambda_runtime::{Context, LambdaEvent};
 use quiz_core::game::{GameConfig, Rules};
 use quiz_core::words::{parse_word_list, WordBank};
 use quiz_lambda::broadcast::{ConnectionPoster, PostError};
-use quiz_lambda::handler::App;
+use quiz_lambda::handler::{App, TimerOutcome};
+use quiz_lambda::timers::{ScheduleError, Timer, TimerQueue};
 use quiz_store::{ConnectionId, DynamoStore, TableNames};
 use quiz_testkit::dynamodb_local;
 
@@ -73,6 +76,23 @@ impl ConnectionPoster for CountingPoster {
     }
 }
 
+/// Keeps the timers the handler schedules, to count and to fire them.
+#[derive(Default)]
+struct KeptTimers(Mutex<Vec<Timer>>);
+
+impl KeptTimers {
+    fn take(&self) -> Vec<Timer> {
+        std::mem::take(&mut *self.0.lock().unwrap())
+    }
+}
+
+impl TimerQueue for KeptTimers {
+    async fn schedule(&self, timer: &Timer, _now: u64) -> Result<(), ScheduleError> {
+        self.0.lock().unwrap().push(timer.clone());
+        Ok(())
+    }
+}
+
 fn fixture(name: &str) -> ApiGatewayWebsocketProxyRequest {
     let path = format!(
         "{}/../../fixtures/events/{name}",
@@ -114,14 +134,20 @@ async fn app_on(
     client: &aws_sdk_dynamodb::Client,
     tables: &TableNames,
     counter: &RequestCounter,
-) -> App<DynamoStore, CountingPoster> {
+) -> App<DynamoStore, CountingPoster, KeptTimers> {
     let config = client
         .config()
         .to_builder()
         .interceptor(counter.clone())
         .build();
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(config), tables.clone());
-    App::new(store, CountingPoster::default(), rules(), None)
+    App::new(
+        store,
+        CountingPoster::default(),
+        KeptTimers::default(),
+        rules(),
+        None,
+    )
 }
 
 #[tokio::test]
@@ -162,11 +188,37 @@ async fn each_event_stays_within_its_request_budget() {
     steps[1].2.query_string_parameters = "room=general&username=준호".parse().unwrap();
 
     let mut table = Vec::new();
-    for (label, _, event) in steps {
+    let mut scheduled = Vec::new();
+    for (label, _, mut event) in steps {
+        // Each event at its own instant, as in play: a new round must set a new wake-up.
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        event.request_context.request_time_epoch = now_ms();
         warm.handle(LambdaEvent::new(event, Context::default()))
             .await
             .unwrap();
-        table.push((label.to_owned(), counter.take(), warm.poster().take()));
+        let timers = warm.timers().take();
+        table.push((
+            label.to_owned(),
+            counter.take(),
+            warm.poster().take(),
+            timers.len(),
+        ));
+        scheduled.extend(timers);
+    }
+
+    // The correct answer's round set the last wake-up; fire it at its instant, then again.
+    let timer = scheduled.last().expect("timers were scheduled").clone();
+    for (label, outcome) in [
+        ("timer (hint)", TimerOutcome::Fired),
+        ("timer (stale, again)", TimerOutcome::Stale),
+    ] {
+        assert_eq!(warm.fire_timer(&timer, timer.at).await.unwrap(), outcome);
+        table.push((
+            label.to_owned(),
+            counter.take(),
+            warm.poster().take(),
+            warm.timers().take().len(),
+        ));
     }
 
     // A cold instance has not seen the connection yet: one more GetItem.
@@ -183,25 +235,27 @@ async fn each_event_stays_within_its_request_budget() {
         "chat (cold instance)".to_owned(),
         counter.take(),
         cold.poster().take(),
+        cold.timers().take().len(),
     ));
 
     println!(
-        "{:<28} {:>5}  {:<55} posts",
-        "event", "total", "DynamoDB requests"
+        "{:<28} {:>5}  {:<55} {:>5} {:>6}",
+        "event", "total", "DynamoDB requests", "posts", "timers"
     );
-    for (label, requests, posts) in &table {
+    for (label, requests, posts, timers) in &table {
         let total: u32 = requests.values().sum();
         println!(
-            "{label:<28} {total:>5}  {:<55} {posts}",
+            "{label:<28} {total:>5}  {:<55} {posts:>5} {timers:>6}",
             format!("{requests:?}")
         );
     }
 
     let count = |label: &str| -> (u32, BTreeMap<String, u32>, u32) {
-        let (_, requests, posts) = table.iter().find(|(l, _, _)| l == label).unwrap();
+        let (_, requests, posts, _) = table.iter().find(|(l, ..)| l == label).unwrap();
         (requests.values().sum(), requests.clone(), *posts)
     };
-    for (_, requests, _) in &table {
+    let timers = |label: &str| -> usize { table.iter().find(|(l, ..)| l == label).unwrap().3 };
+    for (_, requests, _, _) in &table {
         assert!(
             !requests.contains_key("Scan"),
             "no event may Scan: {requests:?}"
@@ -229,7 +283,23 @@ async fn each_event_stays_within_its_request_budget() {
     );
     assert_eq!(count("broken frame"), (0, ops(&[]), 0));
     assert_eq!(count("disconnect"), (1, ops(&[("DeleteItem", 1)]), 0));
-    // After Junho left, the room has one connection.
+    // A new game and a new round set a wake-up; nothing else does.
+    assert_eq!(timers("start! (creates the game)"), 1);
+    assert_eq!(timers("correct answer"), 1);
+    for label in ["connect", "start!", "chat", "broken frame", "disconnect"] {
+        assert_eq!(timers(label), 0, "{label}");
+    }
+    // After Junho left, the room has one connection: one post per timer that fires.
+    assert_eq!(
+        count("timer (hint)"),
+        (3, ops(&[("GetItem", 1), ("PutItem", 1), ("Query", 1)]), 1)
+    );
+    assert_eq!(timers("timer (hint)"), 1);
+    assert_eq!(
+        count("timer (stale, again)"),
+        (2, ops(&[("GetItem", 1), ("Query", 1)]), 0)
+    );
+    assert_eq!(timers("timer (stale, again)"), 0);
     assert_eq!(
         count("chat (cold instance)"),
         (4, ops(&[("GetItem", 2), ("PutItem", 1), ("Query", 1)]), 1)

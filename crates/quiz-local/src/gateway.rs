@@ -40,7 +40,7 @@ pub struct Gateway {
     pub registry: Registry,
     pub idle_timeout: Duration,
     pub max_connection_duration: Duration,
-    /// Cancelled when the server shuts down: every connection closes (1001).
+    /// Cancelled when the server shuts down: every connection closes (1001), timers stop.
     pub shutdown: CancellationToken,
     /// Every connection's task, so a shutdown can wait for their `$disconnect`s.
     pub tracker: TaskTracker,

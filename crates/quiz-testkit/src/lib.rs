@@ -1,5 +1,5 @@
 //! Starting the real components the tests run against, never a mock of them: DynamoDB Local
-//! ([`dynamodb_local`]).
+//! ([`dynamodb_local`]) and moto's SQS server ([`moto_sqs`]).
 //!
 //! Each launcher works the same way, so a failure reads the same whatever is missing:
 //!
@@ -17,6 +17,7 @@
 use std::fmt;
 
 pub mod dynamodb_local;
+pub mod moto_sqs;
 pub mod process;
 
 /// A component that could not be found, installed or started. Its `Debug` is its message, so a

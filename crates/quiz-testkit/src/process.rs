@@ -1,5 +1,6 @@
-//! What every launcher shares: a cache folder under cargo's `target/`, running an install tool,
-//! a free port, a server process that cannot outlive the tests, and waiting until it answers.
+//! What every launcher shares: a server named by the environment, a cache folder under cargo's
+//! `target/` filled once, running an install tool, a free port, a server process that cannot
+//! outlive the tests, waiting until it answers, and the AWS settings every client uses.
 //!
 //! Rust never drops statics, so a server kept in one cannot be stopped by a destructor.
 //! Instead [`Supervised::start`] runs it under `sh`, whose standard input is a pipe from the
@@ -15,7 +16,97 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_credential_types::provider::SharedCredentialsProvider;
+use aws_credential_types::Credentials;
+
 use crate::HarnessError;
+
+/// The region and credentials every test client uses. The local servers accept any, but
+/// DynamoDB Local keeps tables per access key and region, so all clients of a run must agree
+/// (quiz-local uses the same).
+pub const REGION: &str = "us-east-1";
+pub const ACCESS_KEY_ID: &str = "local";
+pub const SECRET_ACCESS_KEY: &str = "local";
+
+/// The AWS settings for a client of the local server at `endpoint`: the fixed region and
+/// credentials. Any SDK's config builder takes it (`aws_sdk_sqs::config::Builder::from`).
+pub fn aws_config_for(endpoint: &str) -> SdkConfig {
+    SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::from_static(REGION))
+        .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
+            ACCESS_KEY_ID,
+            SECRET_ACCESS_KEY,
+            None,
+            None,
+            "quiz-testkit",
+        )))
+        .endpoint_url(endpoint)
+        .build()
+}
+
+/// The endpoint `env_var` names, when it is set and not blank.
+pub fn endpoint_from_env(env_var: &str) -> Option<String> {
+    std::env::var(env_var)
+        .ok()
+        .map(|endpoint| endpoint.trim().to_owned())
+        .filter(|endpoint| !endpoint.is_empty())
+}
+
+/// Runs `start` until it succeeds, three times at most: a free port can be taken between the
+/// probe and the server's bind.
+pub async fn start_with_retries<T, F, Fut>(mut start: F) -> Result<T, HarnessError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, HarnessError>>,
+{
+    let mut last_error = HarnessError("the server did not start".into());
+    for _ in 0..3 {
+        match start().await {
+            Ok(server) => return Ok(server),
+            Err(err) => last_error = err,
+        }
+    }
+    Err(last_error)
+}
+
+/// Makes `target` (a folder in `cache`) once, with `build` filling a staging folder of this
+/// process's own that is then renamed into place whole, so a test process running at the same
+/// time never sees half of it. `ready` tells a finished `target`; `what` names it in errors.
+pub fn install_once(
+    cache: &Path,
+    target: &Path,
+    what: &str,
+    ready: impl Fn(&Path) -> bool,
+    build: impl FnOnce(&Path) -> Result<(), HarnessError>,
+) -> Result<(), HarnessError> {
+    if ready(target) {
+        return Ok(());
+    }
+    std::fs::create_dir_all(cache).map_err(|err| {
+        HarnessError(format!(
+            "cannot create {} for {what} ({err}); point its folder variable at a writable folder",
+            cache.display()
+        ))
+    })?;
+    let staging = cache.join(format!(
+        ".staging-{}-{}",
+        std::process::id(),
+        quiz_store::chat_key_suffix()
+    ));
+    let result = build(&staging).and_then(|()| match std::fs::rename(&staging, target) {
+        Ok(()) => Ok(()),
+        // Another process published it first; theirs is as good as ours.
+        Err(_) if ready(target) => Ok(()),
+        Err(err) => Err(HarnessError(format!(
+            "cannot move {what} to {} ({err}); delete that folder and run the tests again",
+            target.display()
+        ))),
+    });
+    let _ = std::fs::remove_dir_all(&staging);
+    result
+}
 
 /// A folder for a component's downloads: the value of `env_var` if set, else `name` in cargo's
 /// target folder (found from the test binary's path: cargo marks its target folder with
