@@ -3,7 +3,6 @@
 
 use std::time::Duration;
 
-use aws_sdk_apigatewaymanagement::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_apigatewaymanagement::primitives::Blob;
 use futures_util::future::join_all;
 use quiz_core::hangul::decompose;
@@ -14,7 +13,8 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::support::{
-    assert_typed, eventually, now_millis, options, Client, Gateway, TestStore, FRAME_TIMEOUT,
+    assert_typed, eventually, management_client, now_millis, options, Client, Gateway, TestStore,
+    FRAME_TIMEOUT,
 };
 
 /// What the Android app does: connect (no name), `start!`, chat, answer.
@@ -592,18 +592,6 @@ pub async fn shutdown_closes_every_connection<S: TestStore>(store: S) {
     assert!(left.is_empty(), "{left:?}");
     let refused = tokio_tungstenite::connect_async(url).await;
     assert!(refused.is_err(), "the server still accepts connections");
-}
-
-/// A management API client configured as the handler's is: dummy credentials, the gateway's
-/// endpoint.
-fn management_client(endpoint: &str) -> aws_sdk_apigatewaymanagement::Client {
-    let config = aws_sdk_apigatewaymanagement::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::from_static("us-east-1"))
-        .credentials_provider(Credentials::new("local", "local", None, None, "e2e"))
-        .endpoint_url(endpoint)
-        .build();
-    aws_sdk_apigatewaymanagement::Client::from_conf(config)
 }
 
 /// One HTTP/1.1 request over a fresh TCP connection; the whole response as text.

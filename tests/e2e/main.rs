@@ -8,6 +8,7 @@
 
 mod cases;
 mod clock;
+mod flood;
 mod support;
 
 /// One `#[tokio::test]` per case, on the store `$store()` makes.
@@ -24,12 +25,24 @@ macro_rules! e2e_suite {
             management_api_answers_like_api_gateway,
             shutdown_closes_every_connection,
         );
+        e2e_suite!(@flood $store;
+            a_flooder_is_held_to_the_limit_and_closed,
+            a_client_that_never_reads_gets_429_not_the_room,
+        );
     };
     (@cases $store:path; $($case:ident),+ $(,)?) => {
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $case() {
                 crate::cases::$case($store().await).await;
+            }
+        )+
+    };
+    (@flood $store:path; $($case:ident),+ $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                crate::flood::$case($store().await).await;
             }
         )+
     };

@@ -5,6 +5,7 @@ use std::future::Future;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use aws_sdk_apigatewaymanagement::config::{BehaviorVersion, Credentials, Region};
 use futures_util::{SinkExt as _, StreamExt as _};
 use quiz_local::{LocalOptions, LocalServer, RunningServer, TimerBackend};
 use quiz_store::{ConnectionId, DynamoStore, MemoryStore, Room, Store};
@@ -53,6 +54,18 @@ pub async fn moto_timers() -> TimerBackend {
         endpoint: sqs.endpoint().to_owned(),
         queue: quiz_testkit::moto_sqs::unique_queue_name(),
     }
+}
+
+/// A management API client configured as the handler's is: dummy credentials, the gateway's
+/// endpoint.
+pub fn management_client(endpoint: &str) -> aws_sdk_apigatewaymanagement::Client {
+    let config = aws_sdk_apigatewaymanagement::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::from_static("us-east-1"))
+        .credentials_provider(Credentials::new("local", "local", None, None, "e2e"))
+        .endpoint_url(endpoint)
+        .build();
+    aws_sdk_apigatewaymanagement::Client::from_conf(config)
 }
 
 fn words(name: &str) -> PathBuf {
@@ -249,6 +262,21 @@ impl Client {
         let frame = self.next_frame().await;
         assert_typed(&frame, "notice", code);
         frame
+    }
+
+    /// Sends a text frame; `false` when the connection is closed.
+    pub async fn try_send_text(&mut self, text: &str) -> bool {
+        self.ws.send(Message::text(text)).await.is_ok()
+    }
+
+    /// The next message of any kind (a close too) within `limit`; `None` if nothing came.
+    /// After the connection ends, every call is `Some(Message::Close(None))`.
+    pub async fn next_message_within(&mut self, limit: Duration) -> Option<Message> {
+        match tokio::time::timeout(limit, self.ws.next()).await {
+            Err(_) => None,
+            Ok(Some(Ok(message))) => Some(message),
+            Ok(Some(Err(_)) | None) => Some(Message::Close(None)),
+        }
     }
 
     /// Asserts that nothing arrives for a while.

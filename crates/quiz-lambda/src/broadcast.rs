@@ -4,8 +4,9 @@
 //! flight. A connection that answers 410 Gone has vanished without a `$disconnect` (the app
 //! never closes its socket cleanly), so its row is deleted: that connection's, not the sender's,
 //! and only if it connected more than [`HANDSHAKE_GRACE_MS`] ago, since API Gateway also answers
-//! 410 while a new connection's handshake is still finishing. Any other failure is logged and the
-//! broadcast goes on to the rest.
+//! 410 while a new connection's handshake is still finishing. A 429 (the client's buffer is full
+//! or the account's rate is exceeded) drops the frames for that connection only and keeps it.
+//! Any other failure is logged and the broadcast goes on to the rest.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -30,6 +31,11 @@ pub const HANDSHAKE_GRACE_MS: u64 = 5_000;
 pub enum PostError {
     #[error("connection is gone (410)")]
     Gone,
+    /// `LimitExceededException` (429): the client's outbound buffer is full (it is not
+    /// reading), or the account's request rate was exceeded. The frame is lost for this
+    /// connection only; the connection stays.
+    #[error("connection is not keeping up, or the request rate was exceeded (429)")]
+    Throttled,
     #[error("post failed: {0}")]
     Failed(String),
 }
@@ -43,6 +49,13 @@ pub trait ConnectionPoster: Send + Sync {
         endpoint: &str,
         id: &ConnectionId,
         frame: &str,
+    ) -> impl Future<Output = Result<(), PostError>> + Send;
+
+    /// Closes connection `id` (`DeleteConnection`); API Gateway then sends its `$disconnect`.
+    fn disconnect(
+        &self,
+        endpoint: &str,
+        id: &ConnectionId,
     ) -> impl Future<Output = Result<(), PostError>> + Send;
 }
 
@@ -93,9 +106,40 @@ impl ConnectionPoster for ApiGatewayPoster {
         match result {
             Ok(_) => Ok(()),
             Err(err) if is_gone(&err) => Err(PostError::Gone),
+            Err(err) if is_throttled(&err) => Err(PostError::Throttled),
             Err(err) => Err(PostError::Failed(DisplayErrorContext(&err).to_string())),
         }
     }
+
+    async fn disconnect(&self, endpoint: &str, id: &ConnectionId) -> Result<(), PostError> {
+        let result = self
+            .client(endpoint)
+            .delete_connection()
+            .connection_id(&id.0)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(err)
+                if err
+                    .raw_response()
+                    .is_some_and(|raw| raw.status().as_u16() == 410) =>
+            {
+                Err(PostError::Gone)
+            }
+            Err(err) => Err(PostError::Failed(DisplayErrorContext(&err).to_string())),
+        }
+    }
+}
+
+/// A 429 from PostToConnection (`LimitExceededException`).
+fn is_throttled(err: &SdkError<PostToConnectionError, HttpResponse>) -> bool {
+    matches!(
+        err.as_service_error(),
+        Some(PostToConnectionError::LimitExceededException(_))
+    ) || err
+        .raw_response()
+        .is_some_and(|raw| raw.status().as_u16() == 429)
 }
 
 /// A 410 is Gone whether or not the SDK could name the exception: it only reports
@@ -114,6 +158,8 @@ fn is_gone(err: &SdkError<PostToConnectionError, HttpResponse>) -> bool {
 pub struct BroadcastReport {
     pub delivered: usize,
     pub gone: Vec<ConnectionId>,
+    /// Connections that answered 429: their frames were dropped, they stay.
+    pub throttled: usize,
     pub failed: usize,
 }
 
@@ -156,6 +202,10 @@ where
         match result {
             Ok(delivered) => report.delivered += delivered,
             Err(PostError::Gone) => report.gone.push(id),
+            Err(PostError::Throttled) => {
+                tracing::warn!(connection_id = %id, "post throttled (429); frame dropped for this connection");
+                report.throttled += 1;
+            }
             Err(PostError::Failed(reason)) => {
                 tracing::warn!(connection_id = %id, %reason, "post to connection failed");
                 report.failed += 1;

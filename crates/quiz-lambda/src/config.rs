@@ -7,12 +7,20 @@
 //! | `APIGW_MANAGEMENT_ENDPOINT` | `@connections` endpoint | `https://{domainName}/{stage}` of the event |
 //! | `ROUND_SECS` | seconds per round | 60 |
 //! | `WORDS_PATH` | a word-list file or directory | the shipped lists, compiled in |
+//! | `RATE_LIMIT_BURST` | messages a connection may send at once | 10 |
+//! | `RATE_LIMIT_PER_SEC` | messages per second a connection may keep sending | 3 |
 //! | `TIMER_QUEUE_URL` | the SQS queue that carries the rounds' timers | none: rounds advance only when players send messages |
 
 use std::path::{Path, PathBuf};
 
 use quiz_core::game::{GameConfig, Rules};
 use quiz_core::words::{parse_word_list, ListedWord, WordBank, WordListError};
+use quiz_store::MessageRate;
+
+/// Messages a connection may send at once before the limit applies.
+pub const DEFAULT_RATE_BURST: u32 = 10;
+/// Messages per second a connection may keep sending.
+pub const DEFAULT_RATE_PER_SEC: f64 = 3.0;
 
 /// Why the configuration could not be used; the message names the variable or file.
 #[derive(Debug, thiserror::Error)]
@@ -35,7 +43,7 @@ pub enum ConfigError {
 }
 
 /// The adapter's settings.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Config {
     /// Overrides the management endpoint derived from each event.
     pub management_endpoint: Option<String>,
@@ -45,6 +53,10 @@ pub struct Config {
     pub words_path: Option<PathBuf>,
     /// The SQS queue for timers ([`crate::timers::SqsTimers`]).
     pub timer_queue_url: Option<String>,
+    /// The per-connection message limit's burst ([`DEFAULT_RATE_BURST`] if unset).
+    pub rate_burst: Option<u32>,
+    /// The per-connection message limit's sustained rate ([`DEFAULT_RATE_PER_SEC`] if unset).
+    pub rate_per_sec: Option<f64>,
 }
 
 impl Config {
@@ -58,11 +70,29 @@ impl Config {
                 expected: "a whole number of seconds from 1 to 3600",
             })?),
         };
+        let rate_burst = match var("RATE_LIMIT_BURST") {
+            None => None,
+            Some(value) => Some(parse_rate_burst(&value).ok_or(ConfigError::Invalid {
+                name: "RATE_LIMIT_BURST",
+                value,
+                expected: "a whole number of messages from 1 to 1000",
+            })?),
+        };
+        let rate_per_sec = match var("RATE_LIMIT_PER_SEC") {
+            None => None,
+            Some(value) => Some(parse_rate_per_sec(&value).ok_or(ConfigError::Invalid {
+                name: "RATE_LIMIT_PER_SEC",
+                value,
+                expected: "messages per second, more than 0 and at most 1000 (e.g. 3 or 0.5)",
+            })?),
+        };
         Ok(Config {
             management_endpoint: var("APIGW_MANAGEMENT_ENDPOINT"),
             round_secs,
             words_path: var("WORDS_PATH").map(PathBuf::from),
             timer_queue_url: var("TIMER_QUEUE_URL"),
+            rate_burst,
+            rate_per_sec,
         })
     }
 
@@ -78,6 +108,34 @@ impl Config {
         }
         Ok(Rules::new(bank, game))
     }
+}
+
+impl Config {
+    /// The per-connection message limit these settings describe.
+    pub fn message_rate(&self) -> MessageRate {
+        MessageRate::new(
+            self.rate_burst.unwrap_or(DEFAULT_RATE_BURST),
+            self.rate_per_sec.unwrap_or(DEFAULT_RATE_PER_SEC),
+        )
+    }
+}
+
+/// Parses a message limit's burst: 1 to 1000 messages.
+pub fn parse_rate_burst(value: &str) -> Option<u32> {
+    value
+        .trim()
+        .parse::<u32>()
+        .ok()
+        .filter(|burst| (1..=1_000).contains(burst))
+}
+
+/// Parses a message limit's sustained rate: more than 0, at most 1000 per second.
+pub fn parse_rate_per_sec(value: &str) -> Option<f64> {
+    value
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|rate| rate.is_finite() && *rate > 0.0 && *rate <= 1_000.0)
 }
 
 /// Parses a round length: 1 second to an hour.
@@ -147,6 +205,19 @@ mod tests {
         assert_eq!(parse_round_secs("-3"), None);
         assert_eq!(parse_round_secs("ten"), None);
         assert_eq!(parse_round_secs("100000"), None);
+    }
+
+    #[test]
+    fn message_limits_must_be_sane() {
+        assert_eq!(parse_rate_burst("10"), Some(10));
+        assert_eq!(parse_rate_burst("0"), None);
+        assert_eq!(parse_rate_burst("1001"), None);
+        assert_eq!(parse_rate_per_sec("0.5"), Some(0.5));
+        assert_eq!(parse_rate_per_sec("0"), None);
+        assert_eq!(parse_rate_per_sec("NaN"), None);
+        assert_eq!(parse_rate_per_sec("inf"), None);
+        let defaults = Config::default().message_rate();
+        assert_eq!(defaults, MessageRate::new(10, 3.0));
     }
 
     #[test]

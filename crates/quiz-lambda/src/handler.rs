@@ -17,13 +17,15 @@ use aws_lambda_events::encodings::Body;
 use lambda_runtime::LambdaEvent;
 use quiz_core::game::{Game, Millis, Rules, Verdict, VoteKind, VoteOutcome};
 use quiz_store::{
-    update_game, Binding, Connection, ConnectionId, NewChatLine, Room, Store, StoreError, Updated,
+    refusal_window, update_game, Admission, Binding, Connection, ConnectionId, MessageRate,
+    NewChatLine, Room, Store, StoreError, Updated, MAX_REFUSALS_PER_WINDOW,
 };
 
 use crate::broadcast::{broadcast, ConnectionPoster};
+use crate::config::{DEFAULT_RATE_BURST, DEFAULT_RATE_PER_SEC};
 use crate::protocol::{
-    self, chat_frame, error_frame, history_frame, notice_frame, state_frame, ClientMessage,
-    FrameError, HistoryLine, StateReason,
+    self, chat_frame, error_frame, history_frame, notice_frame, slow_down_frame, state_frame,
+    ClientMessage, FrameError, HistoryLine, StateReason,
 };
 use crate::timers::{Timer, TimerQueue};
 
@@ -42,6 +44,7 @@ pub struct App<S, P, T> {
     poster: P,
     timers: T,
     rules: Rules,
+    message_rate: MessageRate,
     management_endpoint: Option<String>,
     connections: Mutex<HashMap<ConnectionId, Connection>>,
 }
@@ -145,9 +148,16 @@ impl<S: Store, P: ConnectionPoster, T: TimerQueue> App<S, P, T> {
             poster,
             timers,
             rules,
+            message_rate: MessageRate::new(DEFAULT_RATE_BURST, DEFAULT_RATE_PER_SEC),
             management_endpoint,
             connections: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Limits each connection to `rate` (default: a burst of 10, then 3 messages a second).
+    pub fn with_message_rate(mut self, rate: MessageRate) -> Self {
+        self.message_rate = rate;
+        self
     }
 
     pub fn store(&self) -> &S {
@@ -271,6 +281,15 @@ impl<S: Store, P: ConnectionPoster, T: TimerQueue> App<S, P, T> {
             Err(err) => return Handled::store_error(&err, None),
         };
         let endpoint = self.endpoint(request);
+        // A chat line takes its allowance together with the room's connections (one round
+        // trip for both); everything else takes it first.
+        if !matches!(message, ClientMessage::Chat { .. }) {
+            match self.admit(&connection, &endpoint, now).await {
+                Ok(None) => {}
+                Ok(Some(refused)) => return refused,
+                Err(err) => return Handled::store_error(&err, Some(connection.room.clone())),
+            }
+        }
         let result = match message {
             ClientMessage::State => self.send_state(&connection, &endpoint, now).await,
             ClientMessage::Chat { username, content } => {
@@ -323,11 +342,18 @@ impl<S: Store, P: ConnectionPoster, T: TimerQueue> App<S, P, T> {
         now: Millis,
     ) -> Result<Handled, StoreError> {
         let room = &connection.room;
+        let (admission, ids) = tokio::join!(
+            self.admit(connection, endpoint, now),
+            self.room_with(room, &connection.id)
+        );
+        if let Some(refused) = admission? {
+            return Ok(refused);
+        }
+        let ids = ids?;
         let player = match self.player_name(connection, username).await? {
             Ok(name) => name,
             Err(reply) => return Ok(reply),
         };
-        let ids = self.room_with(room, &connection.id).await?;
         let Change { updated, wake } = self
             .update(room, endpoint, now, |game, rules| {
                 game.submit(rules, &player, &content, ids.len(), now)
@@ -437,6 +463,69 @@ impl<S: Store, P: ConnectionPoster, T: TimerQueue> App<S, P, T> {
             "history",
             &connection.room,
         ))
+    }
+
+    /// Takes one message from the connection's allowance. `Some` is the reply when the
+    /// message is over the limit (`slow_down`; a connection that keeps going is closed) or the
+    /// connection is gone: then nothing else happens.
+    async fn admit(
+        &self,
+        connection: &Connection,
+        endpoint: &Option<String>,
+        now: Millis,
+    ) -> Result<Option<Handled>, StoreError> {
+        let id = &connection.id;
+        let room = &connection.room;
+        let now_us = now.saturating_mul(1_000);
+        let retry_after_us = match self
+            .store
+            .admit_message(id, now_us, self.message_rate)
+            .await
+        {
+            Ok(Admission::Admitted) => return Ok(None),
+            Ok(Admission::Refused { retry_after_us }) => retry_after_us,
+            Err(StoreError::NotFound { .. }) => {
+                self.forget(id);
+                return Ok(Some(Handled::reply(
+                    error_frame("not_connected", "this connection expired; reconnect"),
+                    "not_connected",
+                    room,
+                )));
+            }
+            Err(err) => return Err(err),
+        };
+        let refusals = match self.store.count_refusal(id, refusal_window(now)).await {
+            Ok(count) => count,
+            Err(err) => {
+                tracing::warn!(connection_id = %id, error = %err, "could not count a refused message");
+                0
+            }
+        };
+        if refusals < MAX_REFUSALS_PER_WINDOW {
+            return Ok(Some(Handled::reply(
+                slow_down_frame(retry_after_us),
+                "slow_down",
+                room,
+            )));
+        }
+        tracing::warn!(connection_id = %id, refusals, "closing a connection that keeps flooding");
+        if let Some(endpoint) = endpoint {
+            if let Err(err) = self.poster.disconnect(endpoint, id).await {
+                tracing::warn!(connection_id = %id, error = %err, "could not close a flooding connection");
+            }
+        }
+        self.forget(id);
+        if let Err(err) = self.store.remove_connection(id).await {
+            tracing::warn!(connection_id = %id, error = %err, "could not remove a flooding connection");
+        }
+        Ok(Some(Handled::reply(
+            error_frame(
+                "flooding",
+                "too many messages over the limit: this connection is closed",
+            ),
+            "disconnected_flooding",
+            room,
+        )))
     }
 
     /// The name this connection plays under: its bound name, binding `claimed` on first use.

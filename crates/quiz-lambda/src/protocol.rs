@@ -335,6 +335,20 @@ pub fn error_frame(code: &str, message: &str) -> String {
     typed_frame("error", code, message)
 }
 
+/// The error for a frame over the connection's message limit, with the seconds to wait (to a
+/// tenth, rounded up): `{"type":"error","code":"slow_down","message":…,"retryAfter":0.4}`.
+pub fn slow_down_frame(retry_after_us: u64) -> String {
+    let tenths = retry_after_us.div_ceil(100_000).max(1);
+    let seconds = tenths as f64 / 10.0;
+    serde_json::json!({
+        "type": "error",
+        "code": "slow_down",
+        "message": format!("too many messages: wait {seconds} s before sending again"),
+        "retryAfter": seconds,
+    })
+    .to_string()
+}
+
 /// A notice for the sender (how their answer or vote was judged, a welcome).
 pub fn notice_frame(code: &str, message: &str) -> String {
     typed_frame("notice", code, message)

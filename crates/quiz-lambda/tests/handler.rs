@@ -14,7 +14,7 @@ use quiz_lambda::broadcast::{ConnectionPoster, PostError};
 use quiz_lambda::handler::{App, TimerOutcome};
 use quiz_lambda::invocation::{Incoming, Outgoing};
 use quiz_lambda::timers::{ScheduleError, Timer, TimerQueue};
-use quiz_store::{ConnectionId, MemoryStore, Room, Store};
+use quiz_store::{ConnectionId, MemoryStore, MessageRate, Room, Store};
 use serde_json::Value;
 
 const MINJI: &str = "L0SM9cOFvHcCIhw=";
@@ -26,6 +26,7 @@ const ENDPOINT: &str = "https://k3x9q2w7ab.execute-api.ap-northeast-2.amazonaws.
 struct RecordingPoster {
     posts: Mutex<Vec<(String, String, String)>>,
     gone: Mutex<HashSet<String>>,
+    disconnected: Mutex<Vec<String>>,
 }
 
 impl RecordingPoster {
@@ -57,6 +58,11 @@ impl ConnectionPoster for RecordingPoster {
             .lock()
             .unwrap()
             .push((endpoint.to_owned(), id.0.clone(), frame.to_owned()));
+        Ok(())
+    }
+
+    async fn disconnect(&self, _endpoint: &str, id: &ConnectionId) -> Result<(), PostError> {
+        self.disconnected.lock().unwrap().push(id.0.clone());
         Ok(())
     }
 }
@@ -117,7 +123,8 @@ fn rules() -> Rules {
     Rules::new(bank, GameConfig::default())
 }
 
-fn app() -> TestApp {
+/// The handler with the default message limit (a burst of 10, then 3 a second).
+fn limited_app() -> TestApp {
     App::new(
         MemoryStore::new(),
         RecordingPoster::default(),
@@ -125,6 +132,13 @@ fn app() -> TestApp {
         rules(),
         None,
     )
+}
+
+/// The fixtures carry request times seconds apart and out of order, so most tests send many
+/// frames within a few seconds, some going back in time:
+/// a limit no test reaches unless it means to.
+fn app() -> TestApp {
+    limited_app().with_message_rate(MessageRate::new(100_000, 1_000.0))
 }
 
 async fn send(app: &TestApp, event: ApiGatewayWebsocketProxyRequest) -> ApiGatewayProxyResponse {
@@ -701,4 +715,108 @@ async fn the_sqs_fixture_fires_through_the_function_entry_point() {
     assert_eq!(frames.len(), 1, "{frames:?}");
     assert_eq!(frames[0]["previous"]["reason"], "timeout");
     assert_eq!(app.timers().take().len(), 1);
+}
+
+/// A chat line from Minji at `at` (milliseconds since the epoch).
+fn chat_at(at: u64, content: &str) -> ApiGatewayWebsocketProxyRequest {
+    let mut event = with_body(
+        fixture("message-chat.json"),
+        &format!(r#"{{"username":"민지","content":"{content}"}}"#),
+    );
+    event.request_context.request_time_epoch = at as i64;
+    event
+}
+
+fn is_slow_down(response: &ApiGatewayProxyResponse) -> bool {
+    body(response).is_some_and(|frame| frame["code"] == "slow_down")
+}
+
+#[tokio::test]
+async fn a_burst_passes_then_the_limit_says_slow_down_and_refills() {
+    let app = limited_app();
+    two_players(&app).await;
+    let t = START + 10_000;
+    for i in 0..10 {
+        let response = send(&app, chat_at(t, &format!("안녕 {i}"))).await;
+        assert!(!is_slow_down(&response), "message {i} of the burst");
+    }
+    app.poster().clear();
+    let refused = send(&app, chat_at(t, "하나 더")).await;
+    let frame = body(&refused).expect("an error frame");
+    assert_eq!(frame["type"], "error");
+    assert_eq!(frame["code"], "slow_down");
+    assert_eq!(frame["retryAfter"], 0.4, "333 ms, to the tenth above");
+    // Neither stored nor broadcast.
+    assert_eq!(app.poster().count(), 0);
+    let lines = app
+        .store()
+        .recent_chat(&Room("general".into()), 50)
+        .await
+        .unwrap();
+    assert!(lines.iter().all(|line| line.content != "하나 더"));
+    // start! counts too.
+    assert!(is_slow_down(
+        &send(&app, fixture("message-start.json")).await
+    ));
+
+    // The bucket refills at 3 a second: one message a third of a second later, not two.
+    assert!(!is_slow_down(&send(&app, chat_at(t + 334, "다시")).await));
+    assert!(is_slow_down(&send(&app, chat_at(t + 334, "또")).await));
+    // Junho has his own allowance.
+    let mut junho = from(chat_at(t, "준호 왔어"), JUNHO);
+    junho.body = Some(r#"{"username":"준호","content":"안녕"}"#.into());
+    assert!(!is_slow_down(&send(&app, junho).await));
+}
+
+#[tokio::test]
+async fn a_connection_that_keeps_flooding_is_closed() {
+    let app = limited_app();
+    two_players(&app).await;
+    let t = START + 10_000;
+    for i in 0..10 {
+        send(&app, chat_at(t, &format!("{i}"))).await;
+    }
+    for i in 0..49 {
+        assert!(
+            is_slow_down(&send(&app, chat_at(t + i, "x")).await),
+            "refusal {i}"
+        );
+    }
+    assert!(app.poster().disconnected.lock().unwrap().is_empty());
+    let last = send(&app, chat_at(t + 50, "x")).await;
+    assert_eq!(body(&last).unwrap()["code"], "flooding");
+    assert_eq!(
+        *app.poster().disconnected.lock().unwrap(),
+        [MINJI.to_owned()]
+    );
+    assert!(app
+        .store()
+        .get_connection(&ConnectionId(MINJI.into()))
+        .await
+        .unwrap()
+        .is_none());
+    // Junho is still there.
+    assert!(app
+        .store()
+        .get_connection(&ConnectionId(JUNHO.into()))
+        .await
+        .unwrap()
+        .is_some());
+}
+
+#[tokio::test]
+async fn refusals_in_another_minute_start_a_new_count() {
+    let app = limited_app();
+    two_players(&app).await;
+    // 40 refusals in one minute, 40 in the next: nobody is closed.
+    let minute = (START / 60_000 + 1) * 60_000;
+    for base in [minute, minute + 60_000] {
+        for i in 0..10 {
+            send(&app, chat_at(base, &format!("{i}"))).await;
+        }
+        for _ in 0..40 {
+            assert!(is_slow_down(&send(&app, chat_at(base + 1, "x")).await));
+        }
+    }
+    assert!(app.poster().disconnected.lock().unwrap().is_empty());
 }

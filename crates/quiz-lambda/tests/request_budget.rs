@@ -2,8 +2,9 @@
 //! the wire against DynamoDB Local (an SDK interceptor sees every HTTP request, retries
 //! included), not estimated.
 //!
-//! The budget: a plain chat at most 3 DynamoDB requests, a correct answer at most 4, no Scan;
-//! a connection seen for the first time by a warm instance pays one more GetItem. A timer
+//! The budget: a plain chat at most 4 DynamoDB requests, a correct answer at most 5, no Scan;
+//! one of them is the message limit's conditional UpdateItem on the sender's row. A
+//! connection seen for the first time by a warm instance pays one more GetItem. A timer
 //! that fires costs 3 (two reads at once, one write) and schedules the next; a stale one
 //! reads twice and writes, posts and schedules nothing.
 //! `cargo test -p quiz-lambda --test request_budget -- --nocapture` prints the table.
@@ -73,6 +74,10 @@ impl ConnectionPoster for CountingPoster {
     ) -> Result<(), PostError> {
         *self.0.lock().unwrap() += 1;
         Ok(())
+    }
+
+    async fn disconnect(&self, _endpoint: &str, id: &ConnectionId) -> Result<(), PostError> {
+        panic!("nothing in the request budget floods, yet {id} was disconnected");
     }
 }
 
@@ -189,10 +194,13 @@ async fn each_event_stays_within_its_request_budget() {
 
     let mut table = Vec::new();
     let mut scheduled = Vec::new();
+    // Each event a second after the last, as a person types: a new round sets a new wake-up,
+    // and nobody goes over the message limit (a burst would take one more UpdateItem).
+    let start = now_ms();
+    let mut clock = start;
     for (label, _, mut event) in steps {
-        // Each event at its own instant, as in play: a new round must set a new wake-up.
-        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
-        event.request_context.request_time_epoch = now_ms();
+        clock += 1_000;
+        event.request_context.request_time_epoch = clock;
         warm.handle(LambdaEvent::new(event, Context::default()))
             .await
             .unwrap();
@@ -223,11 +231,12 @@ async fn each_event_stays_within_its_request_budget() {
 
     // A cold instance has not seen the connection yet: one more GetItem.
     let cold = app_on(&local.client(), &tables, &counter).await;
-    let chat = event(
+    let mut chat = event(
         "message-chat.json",
         minji,
         Some(r#"{"username":"민지","content":"다시 안녕"}"#),
     );
+    chat.request_context.request_time_epoch = clock + 1_000;
     cold.handle(LambdaEvent::new(chat, Context::default()))
         .await
         .unwrap();
@@ -268,18 +277,48 @@ async fn each_event_stays_within_its_request_budget() {
     // The room's first message creates the game and broadcasts it to both players.
     assert_eq!(
         count("start! (creates the game)"),
-        (3, ops(&[("GetItem", 1), ("PutItem", 1), ("Query", 1)]), 2)
+        (
+            4,
+            ops(&[
+                ("GetItem", 1),
+                ("PutItem", 1),
+                ("Query", 1),
+                ("UpdateItem", 1)
+            ]),
+            2
+        )
     );
-    // Junho's connection was recorded by this warm instance, so only the game is read; the
-    // state goes back in the route response, not through a post.
-    assert_eq!(count("start!"), (1, ops(&[("GetItem", 1)]), 0));
+    // Junho's connection was recorded by this warm instance, so only the game is read (and his
+    // allowance taken); the state goes back in the route response, not through a post.
+    assert_eq!(
+        count("start!"),
+        (2, ops(&[("GetItem", 1), ("UpdateItem", 1)]), 0)
+    );
     assert_eq!(
         count("chat"),
-        (3, ops(&[("GetItem", 1), ("PutItem", 1), ("Query", 1)]), 2)
+        (
+            4,
+            ops(&[
+                ("GetItem", 1),
+                ("PutItem", 1),
+                ("Query", 1),
+                ("UpdateItem", 1)
+            ]),
+            2
+        )
     );
     assert_eq!(
         count("correct answer"),
-        (4, ops(&[("GetItem", 1), ("PutItem", 2), ("Query", 1)]), 4)
+        (
+            5,
+            ops(&[
+                ("GetItem", 1),
+                ("PutItem", 2),
+                ("Query", 1),
+                ("UpdateItem", 1)
+            ]),
+            4
+        )
     );
     assert_eq!(count("broken frame"), (0, ops(&[]), 0));
     assert_eq!(count("disconnect"), (1, ops(&[("DeleteItem", 1)]), 0));
@@ -302,6 +341,15 @@ async fn each_event_stays_within_its_request_budget() {
     assert_eq!(timers("timer (stale, again)"), 0);
     assert_eq!(
         count("chat (cold instance)"),
-        (4, ops(&[("GetItem", 2), ("PutItem", 1), ("Query", 1)]), 1)
+        (
+            5,
+            ops(&[
+                ("GetItem", 2),
+                ("PutItem", 1),
+                ("Query", 1),
+                ("UpdateItem", 1)
+            ]),
+            1
+        )
     );
 }

@@ -1,6 +1,9 @@
-//! One simulated player: connects, listens, and sends chat lines and answers at a steady rate.
+//! One simulated client: a normal player that connects, listens, and sends chat lines and
+//! answers at a steady rate; or one of the attackers, a flooder that sends chat lines far too
+//! fast, or a stalled reader that never reads what it is sent.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -43,6 +46,18 @@ impl AnswerBook {
     }
 }
 
+/// How a client behaves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Sends chat lines and answers at its rate; its deliveries are accounted for.
+    Player,
+    /// Sends chat lines at its rate (meant to be far above the server's flood limit) and
+    /// counts what the server tells it; outside the delivery accounting.
+    Flooder,
+    /// Sends `start!`, then never reads again until the run ends; outside the accounting.
+    StalledReader,
+}
+
 /// Who a client is and how it behaves.
 #[derive(Debug, Clone)]
 pub struct ClientPlan {
@@ -52,6 +67,7 @@ pub struct ClientPlan {
     pub username: String,
     pub rate: f64,
     pub answer_ratio: f64,
+    pub role: Role,
 }
 
 /// What a client last saw of its room's game.
@@ -78,19 +94,45 @@ pub async fn connect(url: &str, plan: ClientPlan, tracker: &Tracker) -> Option<C
     );
     match tokio_tungstenite::connect_async(full.as_str()).await {
         Ok((socket, _)) => {
-            tracker.joined(plan.room, plan.index);
+            match plan.role {
+                Role::Player => tracker.joined(plan.room, plan.index),
+                Role::Flooder | Role::StalledReader => tracker.extra_joined(plan.index),
+            }
             Some(Client { plan, socket })
         }
         Err(err) => {
-            tracker.connect_failed(&err.to_string());
+            match plan.role {
+                Role::Player => tracker.connect_failed(&err.to_string()),
+                Role::Flooder | Role::StalledReader => {
+                    tracker.extra_connect_failed(plan.index, &err.to_string());
+                }
+            }
             None
         }
     }
 }
 
 impl Client {
+    pub fn role(&self) -> Role {
+        self.plan.role
+    }
+
     /// Sends until `send_until`, keeps reading until `read_until`, then closes.
     pub async fn run(
+        self,
+        tracker: Arc<Tracker>,
+        answers: Arc<AnswerBook>,
+        send_until: Instant,
+        read_until: Instant,
+    ) {
+        match self.plan.role {
+            Role::Player => self.play(tracker, answers, send_until, read_until).await,
+            Role::Flooder => self.flood(tracker, send_until, read_until).await,
+            Role::StalledReader => self.stall(read_until).await,
+        }
+    }
+
+    async fn play(
         self,
         tracker: Arc<Tracker>,
         answers: Arc<AnswerBook>,
@@ -155,6 +197,104 @@ impl Client {
         let _ = reader.await;
         let _ = sink.send(Message::Close(None)).await;
     }
+
+    /// Sends a chat line every `1 / rate` seconds from the start of the sending phase until
+    /// `send_until` or until the server closes the connection, reading its own echoes and
+    /// `slow_down` errors meanwhile.
+    async fn flood(self, tracker: Arc<Tracker>, send_until: Instant, read_until: Instant) {
+        let Client { plan, socket } = self;
+        let (mut sink, mut stream) = socket.split();
+        let closed = Arc::new(AtomicBool::new(false));
+
+        let reader = {
+            let tracker = tracker.clone();
+            let closed = closed.clone();
+            let plan = plan.clone();
+            tokio::spawn(async move {
+                loop {
+                    let next = tokio::time::timeout_at(read_until.into(), stream.next()).await;
+                    let code = match next {
+                        Ok(Some(Ok(Message::Text(text)))) => {
+                            handle_flooder_frame(&plan, &tracker, text.as_str());
+                            continue;
+                        }
+                        Ok(Some(Ok(Message::Close(frame)))) => frame.map(|f| u16::from(f.code)),
+                        Ok(None) | Ok(Some(Err(_))) => None,
+                        Ok(Some(Ok(_))) => continue,
+                        Err(_) => return, // the run is over
+                    };
+                    tracker.flooder_closed(plan.index, code);
+                    closed.store(true, Ordering::Relaxed);
+                    return;
+                }
+            })
+        };
+
+        let mut interval = tokio::time::interval(Duration::from_secs_f64(1.0 / plan.rate));
+        let mut seq = 0u64;
+        loop {
+            interval.tick().await;
+            if Instant::now() >= send_until || closed.load(Ordering::Relaxed) {
+                break;
+            }
+            seq += 1;
+            let content = format!("도배 {}-{seq}", plan.index);
+            let frame = serde_json::json!({"username": plan.username, "content": content});
+            let at = Instant::now();
+            match tokio::time::timeout_at(
+                read_until.into(),
+                sink.send(Message::text(frame.to_string())),
+            )
+            .await
+            {
+                Ok(Ok(())) => tracker.flooder_sent(plan.index, at),
+                // Closed under it (the reader records how), or stuck until the run ended.
+                Ok(Err(_)) | Err(_) => break,
+            }
+        }
+        let _ = reader.await;
+        if !closed.load(Ordering::Relaxed) {
+            let _ = tokio::time::timeout(CLOSE_GRACE, sink.send(Message::Close(None))).await;
+        }
+    }
+
+    /// Asks for the state once, then holds the connection without polling it, so whatever the
+    /// server sends piles up in the kernel's buffers and then the server's, until the run ends.
+    async fn stall(self, read_until: Instant) {
+        let Client { mut socket, .. } = self;
+        let _ = socket.send(Message::text("start!")).await;
+        tokio::time::sleep_until(read_until.into()).await;
+        // Closing writes a close frame without reading; give up quickly if even that is stuck.
+        let _ = tokio::time::timeout(CLOSE_GRACE, socket.close(None)).await;
+    }
+}
+
+/// How long a client that is done waits for its close frame to be written.
+const CLOSE_GRACE: Duration = Duration::from_secs(1);
+
+/// What a flooder reads: its own echoes (accepted lines) and `slow_down` errors; everything
+/// else, such as the room's chat and state, is ignored.
+fn handle_flooder_frame(plan: &ClientPlan, tracker: &Tracker, text: &str) {
+    let Ok(Value::Object(frame)) = serde_json::from_str::<Value>(text) else {
+        return;
+    };
+    if let (Some(Value::String(username)), Some(Value::String(_))) =
+        (frame.get("username"), frame.get("content"))
+    {
+        if *username == plan.username {
+            tracker.flooder_echo(plan.index);
+        }
+        return;
+    }
+    if is_slow_down(&frame) {
+        tracker.flooder_refused(plan.index, frame.get("retryAfter").and_then(Value::as_f64));
+    }
+}
+
+/// An error frame with the code `slow_down`: the frame it answers was refused.
+fn is_slow_down(frame: &serde_json::Map<String, Value>) -> bool {
+    frame.get("type").and_then(Value::as_str) == Some("error")
+        && frame.get("code").and_then(Value::as_str) == Some("slow_down")
 }
 
 fn pick_answer(
@@ -221,6 +361,10 @@ fn handle_frame(plan: &ClientPlan, tracker: &Tracker, view: &Mutex<View>, text: 
                 tracker.round_won(plan.room, round, winner, word);
             }
         }
+        return;
+    }
+    if is_slow_down(&frame) {
+        tracker.refused(plan.index);
         return;
     }
     match frame.get("type").and_then(Value::as_str) {

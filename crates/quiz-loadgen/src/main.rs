@@ -10,8 +10,36 @@
 //! quiz-loadgen --url ws://127.0.0.1:8080/dev --clients 1000 --room-size 10 --seconds 30 --rate 1
 //! ```
 //!
-//! Exits 1 when a chat was lost or delivered twice, a round had two winners, or a client failed
-//! to connect or was dropped; 2 when it could not run at all.
+//! Two modes add attackers to the normal players, to see what the players go through:
+//!
+//! - `--flooders N --flood-rate R`: N extra clients, one per room from the first room on
+//!   (round-robin when N exceeds the rooms), each sending chat lines at R per second for the
+//!   whole `--seconds`. The report shows, per flooder, the frames it sent, how many came back
+//!   (accepted), its `slow_down` errors and whether and when the server disconnected it; and
+//!   how many of its lines each normal member of its room received (max and mean), against the
+//!   allowance `burst + rate × t` (`--expect-burst`, `--expect-rate`; t is the flooder's
+//!   seconds of sending). The run fails when a normal member received more than the allowance
+//!   plus one more burst of slack (`FloodExpectation::limit` in the `report` module says why):
+//!   that is the check that flood control works. Against a server without it, this check fails.
+//! - `--stalled-readers N`: N extra clients, placed like flooders, that send `start!` once and
+//!   then never read their socket until the run ends. The report shows how the normal players
+//!   of their rooms fared next to those of other rooms.
+//!
+//! Flooders and stalled readers are left out of the delivery accounting: nobody waits for them
+//! to receive anything, and flooder lines are never lost or unexpected. A normal player's own
+//! line refused with `slow_down` (a high `--rate` against flood control) counts as refused, not
+//! lost: see the `report` module for how refusals are matched to lines.
+//!
+//! ```text
+//! quiz-loadgen --url ws://127.0.0.1:8080/dev --clients 20 --room-size 10 --seconds 5 \
+//!     --flooders 1 --stalled-readers 1
+//! ```
+//!
+//! Exits 1 when a normal player's chat was lost or delivered twice, a round had two winners, a
+//! normal player failed to connect or was dropped, or (with flooders) a normal member received
+//! more flooder lines than the allowance plus slack; 2 when it could not run at all. Refused
+//! lines, flooders being refused or disconnected, and attackers failing to connect do not fail
+//! a run by themselves.
 
 mod client;
 mod report;
@@ -23,8 +51,8 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::client::{AnswerBook, ClientPlan};
-use crate::report::Tracker;
+use crate::client::{AnswerBook, ClientPlan, Role};
+use crate::report::{FloodExpectation, Tracker};
 
 /// Load generator for the chosung quiz's WebSocket API.
 #[derive(Debug, Parser)]
@@ -33,7 +61,7 @@ struct Args {
     /// WebSocket URL of the stage, e.g. ws://127.0.0.1:8080/dev or wss://…/dev.
     #[arg(long)]
     url: String,
-    /// Number of clients.
+    /// Number of normal clients (players); flooders and stalled readers come on top.
     #[arg(long, default_value_t = 100)]
     clients: usize,
     /// How long to send, in seconds (after every client connected).
@@ -60,6 +88,26 @@ struct Args {
     /// Prefix of room names, so runs do not meet each other's games.
     #[arg(long, default_value = "load")]
     room_prefix: String,
+    /// Extra clients that flood: one per room from the first room on (round-robin), each
+    /// sending chat lines at --flood-rate for the whole --seconds. Outside the delivery
+    /// accounting; the run fails if a normal member receives more of a flooder's lines than
+    /// --expect-burst + --expect-rate × t, plus a slack of one burst.
+    #[arg(long, default_value_t = 0)]
+    flooders: usize,
+    /// Chat lines per second per flooder.
+    #[arg(long, default_value_t = 100.0)]
+    flood_rate: f64,
+    /// The server's flood burst, used only for the allowance in the report.
+    #[arg(long, default_value_t = 10)]
+    expect_burst: u32,
+    /// The server's sustained flood rate per second, used only for the allowance in the
+    /// report.
+    #[arg(long, default_value_t = 3.0)]
+    expect_rate: f64,
+    /// Extra clients, placed like flooders, that send start! once and then never read their
+    /// socket until the run ends. Outside the delivery accounting.
+    #[arg(long, default_value_t = 0)]
+    stalled_readers: usize,
 }
 
 #[tokio::main]
@@ -85,33 +133,79 @@ async fn run(args: Args) -> Result<report::Report, String> {
     if !(0.0..=1.0).contains(&args.answer_ratio) {
         return Err("--answer-ratio must be between 0 and 1".into());
     }
+    if args.flooders > 0 && !(args.flood_rate > 0.0 && args.flood_rate.is_finite()) {
+        return Err("--flood-rate must be positive".into());
+    }
+    if !(args.expect_rate >= 0.0 && args.expect_rate.is_finite()) {
+        return Err("--expect-rate must be zero or positive".into());
+    }
     let room_size = args.room_size.unwrap_or(args.clients).max(1);
     let rooms = args.clients.div_ceil(room_size);
     let tracker = Arc::new(Tracker::new(rooms));
     let answers = Arc::new(AnswerBook::from_builtin_lists());
     let run_id = std::process::id();
 
+    let extras = args.flooders + args.stalled_readers;
     eprintln!(
-        "connecting {} clients to {} in {rooms} room(s) of up to {room_size}",
-        args.clients, args.url
+        "connecting {} clients to {} in {rooms} room(s) of up to {room_size}{}",
+        args.clients,
+        args.url,
+        if extras > 0 {
+            format!(
+                ", with {} flooder(s) and {} stalled reader(s)",
+                args.flooders, args.stalled_readers
+            )
+        } else {
+            String::new()
+        }
     );
-    let bar = ProgressBar::new(args.clients as u64).with_style(
+    let bar = ProgressBar::new((args.clients + extras) as u64).with_style(
         ProgressStyle::with_template("{prefix:>10} [{bar:40}] {pos}/{len} {msg}")
             .unwrap_or_else(|_| ProgressStyle::default_bar())
             .progress_chars("=> "),
     );
     bar.set_prefix("connecting");
 
-    let plans: Vec<ClientPlan> = (0..args.clients)
+    let room_name = |room: usize| format!("{}-{run_id}-{room}", args.room_prefix);
+    let mut plans: Vec<ClientPlan> = (0..args.clients)
         .map(|index| ClientPlan {
             index,
             room: index / room_size,
-            room_name: format!("{}-{run_id}-{}", args.room_prefix, index / room_size),
+            room_name: room_name(index / room_size),
             username: format!("lg{index}"),
             rate: args.rate,
             answer_ratio: args.answer_ratio,
+            role: Role::Player,
         })
         .collect();
+    // Attackers come after the players, one per room from the first room on.
+    for n in 0..args.flooders {
+        let (index, room) = (args.clients + n, n % rooms);
+        let username = format!("lgf{n}");
+        tracker.add_flooder(index, room, &username, args.flood_rate);
+        plans.push(ClientPlan {
+            index,
+            room,
+            room_name: room_name(room),
+            username,
+            rate: args.flood_rate,
+            answer_ratio: 0.0,
+            role: Role::Flooder,
+        });
+    }
+    for n in 0..args.stalled_readers {
+        let (index, room) = (args.clients + args.flooders + n, n % rooms);
+        tracker.add_stalled_reader(index, room);
+        plans.push(ClientPlan {
+            index,
+            room,
+            room_name: room_name(room),
+            username: format!("lgs{n}"),
+            rate: args.rate,
+            answer_ratio: 0.0,
+            role: Role::StalledReader,
+        });
+    }
 
     // Connect everyone first, a bounded number at a time, so the measured phase is steady.
     let semaphore = Arc::new(tokio::sync::Semaphore::new(args.connect_concurrency.max(1)));
@@ -135,8 +229,17 @@ async fn run(args: Args) -> Result<report::Report, String> {
         }
     }
     bar.finish_and_clear();
-    let opened = connected.len();
+    let opened = connected
+        .iter()
+        .filter(|c| c.role() == Role::Player)
+        .count();
     eprintln!("{opened} connected, {} failed", args.clients - opened);
+    if extras > 0 {
+        eprintln!(
+            "{} of {extras} flooder(s) and stalled reader(s) connected",
+            connected.len() - opened
+        );
+    }
     if opened == 0 {
         return Err(format!("no client could connect to {}", args.url));
     }
@@ -144,6 +247,7 @@ async fn run(args: Args) -> Result<report::Report, String> {
     let send_for = Duration::from_secs_f64(args.seconds);
     let drain_for = Duration::from_secs_f64(args.drain_seconds);
     let started = Instant::now();
+    tracker.start_sending(started);
     let progress = ProgressBar::new((args.seconds * 10.0) as u64).with_style(
         ProgressStyle::with_template("{prefix:>10} [{bar:40}] {elapsed_precise} {msg}")
             .unwrap_or_else(|_| ProgressStyle::default_bar())
@@ -187,6 +291,10 @@ async fn run(args: Args) -> Result<report::Report, String> {
         opened,
         started.elapsed().min(send_for + drain_for),
         send_for,
+        FloodExpectation {
+            burst: args.expect_burst,
+            rate: args.expect_rate,
+        },
     );
     println!("{}", report.human());
     if let Some(path) = &args.json {

@@ -20,6 +20,10 @@ pub const MAX_FRAME_BYTES: usize = 32 * 1024;
 /// API Gateway's limit on one message, incoming or posted: 128 KB.
 pub const MAX_MESSAGE_BYTES: usize = 128 * 1024;
 
+/// How much quiz-local holds for a connection that does not read before posts to it answer 429
+/// (`LimitExceededException`), as API Gateway does when a client's buffer is full.
+pub const MAX_OUTBOUND_BYTES: usize = 1024 * 1024;
+
 /// API Gateway's idle connection timeout.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(10 * 60);
 /// API Gateway's maximum connection duration.
@@ -40,6 +44,8 @@ pub struct Gateway {
     pub registry: Registry,
     pub idle_timeout: Duration,
     pub max_connection_duration: Duration,
+    /// Each connection's cap on posted bytes not yet sent.
+    pub max_outbound_bytes: usize,
     /// Cancelled when the server shuts down: every connection closes (1001), timers stop.
     pub shutdown: CancellationToken,
     /// Every connection's task, so a shutdown can wait for their `$disconnect`s.

@@ -66,7 +66,7 @@ mod server;
 mod timers;
 mod websocket;
 
-pub use gateway::{MAX_FRAME_BYTES, MAX_MESSAGE_BYTES};
+pub use gateway::{MAX_FRAME_BYTES, MAX_MESSAGE_BYTES, MAX_OUTBOUND_BYTES};
 pub use server::{
     dynamo_store, LocalError, LocalOptions, LocalServer, RunningServer, LOCAL_ACCESS_KEY_ID,
     LOCAL_REGION, LOCAL_SECRET_ACCESS_KEY,

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, ValueEnum};
-use quiz_lambda::config::parse_round_secs;
+use quiz_lambda::config::{parse_rate_burst, parse_rate_per_sec, parse_round_secs};
 use quiz_local::{
     dynamo_store, LocalError, LocalOptions, LocalServer, RunningServer, TimerBackend,
 };
@@ -63,6 +63,22 @@ struct Args {
     #[arg(long, value_name = "URL")]
     sqs_endpoint: Option<String>,
 
+    /// Messages a connection may send at once before the limit applies [default: 10]. Over
+    /// the limit a frame gets an error `slow_down` and is neither stored nor broadcast; about 50
+    /// refused frames within a minute close the connection.
+    #[arg(long, value_name = "N", value_parser = rate_burst)]
+    rate_burst: Option<u32>,
+
+    /// Messages per second a connection may keep sending [default: 3].
+    #[arg(long, value_name = "R", value_parser = rate_per_sec)]
+    rate_per_sec: Option<f64>,
+
+    /// Bytes posted to a connection and not yet sent (its client is not reading) that
+    /// quiz-local holds before further posts to it answer 429, as API Gateway's do when a
+    /// client's buffer is full [default: 1048576].
+    #[arg(long, value_name = "BYTES")]
+    max_outbound_bytes: Option<usize>,
+
     /// The queue for --sqs-endpoint, created if missing.
     #[arg(
         long,
@@ -84,6 +100,16 @@ enum StoreKind {
     Memory,
     /// On DynamoDB (quiz_store::DynamoStore).
     Dynamodb,
+}
+
+fn rate_burst(value: &str) -> Result<u32, String> {
+    parse_rate_burst(value)
+        .ok_or_else(|| "expected a whole number of messages from 1 to 1000".into())
+}
+
+fn rate_per_sec(value: &str) -> Result<f64, String> {
+    parse_rate_per_sec(value)
+        .ok_or_else(|| "expected messages per second, more than 0 and at most 1000".into())
 }
 
 fn round_secs(value: &str) -> Result<u64, String> {
@@ -115,6 +141,11 @@ async fn run(args: Args) -> Result<(), LocalError> {
         stage: args.stage,
         words: args.words,
         round_secs: args.round_secs,
+        max_outbound_bytes: args
+            .max_outbound_bytes
+            .unwrap_or(quiz_local::MAX_OUTBOUND_BYTES),
+        rate_burst: args.rate_burst,
+        rate_per_sec: args.rate_per_sec,
         timers: match args.sqs_endpoint {
             Some(endpoint) => TimerBackend::Sqs {
                 endpoint,

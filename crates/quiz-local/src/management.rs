@@ -12,7 +12,10 @@
 //! An id that is not connected answers `410 Gone` with `{"message":"Gone"}` and
 //! `x-amzn-errortype: GoneException`, which is what makes the SDK report `GoneException` and
 //! the broadcast delete the row. A post over [`MAX_MESSAGE_BYTES`] answers
-//! `413 PayloadTooLargeException`, as API Gateway does. Requests are not checked for SigV4
+//! `413 PayloadTooLargeException`, as API Gateway does, and a post to a connection that has
+//! more than its cap ([`crate::gateway::MAX_OUTBOUND_BYTES`] by default) posted and not yet
+//! sent, because its client is not reading, answers `429 LimitExceededException`: the frame is
+//! dropped for that connection only. Requests are not checked for SigV4
 //! signatures: locally any credentials will do.
 //!
 //! The SDK percent-encodes the id in the path (`L0SM9cOFvHcCIhw%3D`); axum's `Path` decodes it.
@@ -45,6 +48,14 @@ pub async fn post_to_connection(
     let Some(entry) = gateway.registry.get(&id) else {
         return gone();
     };
+    let size = body.len();
+    if !entry.buffer.reserve(size) {
+        return error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "LimitExceededException",
+            "Limit Exceeded",
+        );
+    }
     let frame = match String::from_utf8(body.to_vec()) {
         Ok(text) => OutFrame::Text(text),
         Err(_) => OutFrame::Binary(body),
@@ -52,7 +63,10 @@ pub async fn post_to_connection(
     match entry.outbox.send(Outbound::Frame(frame)) {
         Ok(()) => StatusCode::OK.into_response(),
         // The connection's task ended between the lookup and the send.
-        Err(_) => gone(),
+        Err(_) => {
+            entry.buffer.release(size);
+            gone()
+        }
     }
 }
 

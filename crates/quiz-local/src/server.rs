@@ -25,7 +25,9 @@ use quiz_lambda::config::{parse_round_secs, Config, ConfigError};
 use quiz_lambda::handler::App;
 
 use crate::events::ApiInfo;
-use crate::gateway::{Gateway, Integration, IDLE_TIMEOUT, MAX_CONNECTION_DURATION};
+use crate::gateway::{
+    Gateway, Integration, IDLE_TIMEOUT, MAX_CONNECTION_DURATION, MAX_OUTBOUND_BYTES,
+};
 use crate::registry::Registry;
 use crate::timers::{run_in_process, run_sqs_pollers, sqs_timers, LocalTimers, TimerBackend};
 use crate::{management, websocket};
@@ -70,7 +72,7 @@ pub enum LocalError {
 }
 
 /// How to run the local gateway. `Default` is what `quiz-local` runs with no flags.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct LocalOptions {
     /// Where to listen; port 0 picks a free port (see [`RunningServer::addr`]).
     pub addr: SocketAddr,
@@ -89,6 +91,13 @@ pub struct LocalOptions {
     pub max_connection_duration: Duration,
     /// Where the rounds' timers run: in this process, or on an SQS API.
     pub timers: TimerBackend,
+    /// How many bytes posted to a connection and not yet sent (its client is not reading)
+    /// quiz-local holds before posts to it answer 429 (API Gateway's `LimitExceededException`).
+    pub max_outbound_bytes: usize,
+    /// Messages a connection may send at once; `None` keeps the handler's default (10).
+    pub rate_burst: Option<u32>,
+    /// Messages per second a connection may keep sending; `None` keeps the default (3).
+    pub rate_per_sec: Option<f64>,
 }
 
 impl Default for LocalOptions {
@@ -101,6 +110,9 @@ impl Default for LocalOptions {
             idle_timeout: IDLE_TIMEOUT,
             max_connection_duration: MAX_CONNECTION_DURATION,
             timers: TimerBackend::InProcess,
+            max_outbound_bytes: MAX_OUTBOUND_BYTES,
+            rate_burst: None,
+            rate_per_sec: None,
         }
     }
 }
@@ -132,6 +144,8 @@ impl LocalServer {
             round_secs,
             words_path: options.words.clone(),
             timer_queue_url: None,
+            rate_burst: options.rate_burst,
+            rate_per_sec: options.rate_per_sec,
         };
         // Reading the word lists first: a bad list is reported before anything listens.
         let rules = config.rules()?;
@@ -169,13 +183,16 @@ impl LocalServer {
             }
         };
         let poster = ApiGatewayPoster::new(aws);
-        let app = Arc::new(App::new(
-            store,
-            poster,
-            timers,
-            rules,
-            config.management_endpoint,
-        ));
+        let app = Arc::new(
+            App::new(
+                store,
+                poster,
+                timers,
+                rules,
+                config.management_endpoint.clone(),
+            )
+            .with_message_rate(config.message_rate()),
+        );
         match sqs {
             Ok(queue) => tokio::spawn(run_sqs_pollers(Arc::clone(&app), queue, shutdown.clone())),
             Err(receiver) => {
@@ -196,6 +213,7 @@ impl LocalServer {
             registry: Registry::default(),
             idle_timeout: options.idle_timeout,
             max_connection_duration: options.max_connection_duration,
+            max_outbound_bytes: options.max_outbound_bytes,
             shutdown,
             tracker: TaskTracker::new(),
         });

@@ -38,7 +38,7 @@ use crate::events::{
     connect_event, message_event, now_millis, route_key, ConnectionInfo, CUSTOM_ROUTES,
 };
 use crate::gateway::{Gateway, MAX_FRAME_BYTES, MAX_MESSAGE_BYTES};
-use crate::registry::{Entry, OutFrame, Outbound};
+use crate::registry::{Entry, OutFrame, Outbound, OutboundBuffer};
 
 /// How long a closing connection waits for the client's half of the close handshake.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
@@ -123,6 +123,7 @@ pub async fn upgrade(
     // once the socket is up rather than answered 410 (which would prune the new row).
     let (outbox, inbox) = mpsc::unbounded_channel();
     let last_active = Arc::new(AtomicI64::new(connection.connected_at));
+    let buffer = Arc::new(OutboundBuffer::new(gateway.max_outbound_bytes));
     gateway.registry.insert(
         connection.id.clone(),
         Entry {
@@ -131,6 +132,7 @@ pub async fn upgrade(
             source_ip: connection.source_ip.clone(),
             user_agent: connection.user_agent.clone(),
             last_active: Arc::clone(&last_active),
+            buffer: Arc::clone(&buffer),
         },
     );
     let tracked = gateway.tracker.token();
@@ -160,6 +162,7 @@ pub async fn upgrade(
                 connection,
                 socket,
                 inbox,
+                buffer,
                 last_active,
                 idle_since: Instant::now(),
             }
@@ -290,6 +293,8 @@ struct Session {
     connection: Arc<ConnectionInfo>,
     socket: WebSocket,
     inbox: UnboundedReceiver<Outbound>,
+    /// What the management API reserved for the posts in `inbox`.
+    buffer: Arc<OutboundBuffer>,
     last_active: Arc<AtomicI64>,
     idle_since: Instant,
 }
@@ -305,7 +310,7 @@ impl Session {
                 () = self.gateway.shutdown.cancelled() => break Ending::going_away(),
                 outbound = self.inbox.recv() => match outbound {
                     Some(Outbound::Frame(frame)) => {
-                        if let Err(ending) = self.send(frame).await {
+                        if let Err(ending) = self.send_posted(frame).await {
                             break ending;
                         }
                     }
@@ -382,11 +387,19 @@ impl Session {
         Ok(())
     }
 
+    /// Sends a posted frame, then frees its room in the outbound buffer.
+    async fn send_posted(&mut self, frame: OutFrame) -> Result<(), Ending> {
+        let size = frame.len();
+        let sent = self.send(frame).await;
+        self.buffer.release(size);
+        sent
+    }
+
     /// Sends every frame already queued for this connection.
     async fn send_queued(&mut self) -> Result<(), Ending> {
         while let Ok(outbound) = self.inbox.try_recv() {
             match outbound {
-                Outbound::Frame(frame) => self.send(frame).await?,
+                Outbound::Frame(frame) => self.send_posted(frame).await?,
                 Outbound::Close => return Err(Ending::deleted()),
             }
         }

@@ -29,9 +29,20 @@ use quiz_core::game::{Game, Millis};
 
 use crate::schema::{table_specs, TableSpec};
 use crate::{
-    chat_key_suffix, chat_sort_key, Binding, ChatLine, Connection, ConnectionId, NewChatLine, Room,
-    Store, StoreError, TableNames, ROOM_INDEX,
+    chat_key_suffix, chat_sort_key, Admission, Binding, ChatLine, Connection, ConnectionId,
+    MessageRate, Micros, NewChatLine, RateDecision, Room, Store, StoreError, TableNames,
+    ROOM_INDEX,
 };
+
+/// The `User` row's attribute holding the connection's message allowance (see
+/// [`MessageRate`]), in microseconds since the Unix epoch.
+const ALLOWANCE_AT: &str = "allowanceAt";
+/// The `User` row's refusal window and the refused messages counted in it.
+const REFUSED_WINDOW: &str = "refusedWindow";
+const REFUSED_COUNT: &str = "refusedCount";
+/// Conditional writes [`Store::admit_message`] tries when other instances move the allowance
+/// under it.
+const ADMIT_ATTEMPTS: usize = 4;
 
 /// The environment variable that points the store at another endpoint, such as DynamoDB Local
 /// (`http://localhost:8000`).
@@ -385,6 +396,13 @@ impl<'a> Reader<'a> {
     }
 }
 
+fn is_condition_failure(err: &SdkError<UpdateItemError, HttpResponse>) -> bool {
+    matches!(
+        err.as_service_error(),
+        Some(UpdateItemError::ConditionalCheckFailedException(_))
+    )
+}
+
 fn connection_item(connection: &Connection) -> Item {
     let mut item = Item::from([
         ("connectionId".to_owned(), s(&connection.id.0)),
@@ -546,6 +564,148 @@ impl Store for DynamoStore {
                 _ => Err(sdk_error(format!("UpdateItem {table} {id}"), err)),
             },
         }
+    }
+
+    async fn admit_message(
+        &self,
+        id: &ConnectionId,
+        now: Micros,
+        rate: MessageRate,
+    ) -> Result<Admission, StoreError> {
+        let table = &self.tables.user;
+        // The common case in one write: a full bucket (the allowance in the past) moves to
+        // one interval from now. Otherwise DynamoDB hands back the row, and the allowance it
+        // holds decides: refused, or moved one interval on, conditional on nobody having
+        // moved it meanwhile.
+        let mut condition = "#at <= :now".to_owned();
+        let mut next = now.saturating_add(rate.interval_us);
+        let mut expected: Option<Micros> = None;
+        for _ in 0..ADMIT_ATTEMPTS {
+            let mut request = self
+                .client
+                .update_item()
+                .table_name(table)
+                .key("connectionId", s(&id.0))
+                .update_expression("SET #at = :next")
+                .expression_attribute_names("#id", "connectionId")
+                .expression_attribute_names("#at", ALLOWANCE_AT)
+                .expression_attribute_values(":next", n(next))
+                .return_values_on_condition_check_failure(
+                    ReturnValuesOnConditionCheckFailure::AllOld,
+                );
+            request = match expected {
+                None => request
+                    .condition_expression(format!(
+                        "attribute_exists(#id) AND (attribute_not_exists(#at) OR {condition})"
+                    ))
+                    .expression_attribute_values(":now", n(now)),
+                Some(old) => request
+                    .condition_expression(format!("attribute_exists(#id) AND {condition}"))
+                    .expression_attribute_values(":old", n(old)),
+            };
+            let refused = match request.send().await {
+                Ok(_) => return Ok(Admission::Admitted),
+                Err(err) => match err.as_service_error() {
+                    Some(UpdateItemError::ConditionalCheckFailedException(refused)) => {
+                        refused.item().cloned()
+                    }
+                    _ => return Err(sdk_error(format!("UpdateItem {table} {id}"), err)),
+                },
+            };
+            let Some(item) = refused else {
+                return Err(StoreError::NotFound {
+                    table: table.clone(),
+                    key: id.to_string(),
+                });
+            };
+            let stored = Reader::new(&item, table, id.to_string()).optional_number(ALLOWANCE_AT)?;
+            match rate.decide(stored, now) {
+                RateDecision::Refuse { retry_after_us } => {
+                    return Ok(Admission::Refused { retry_after_us })
+                }
+                RateDecision::Admit { allowance_at } => {
+                    next = allowance_at;
+                    expected = stored;
+                    condition = match stored {
+                        Some(_) => "#at = :old".to_owned(),
+                        // Another writer removed it; start over from a full bucket.
+                        None => "#at <= :now".to_owned(),
+                    };
+                }
+            }
+        }
+        Err(StoreError::Unavailable(format!(
+            "the message allowance of connection {id} in {table} kept changing under \
+             {ADMIT_ATTEMPTS} attempts; retry"
+        )))
+    }
+
+    async fn count_refusal(&self, id: &ConnectionId, window: u64) -> Result<u32, StoreError> {
+        let table = &self.tables.user;
+        for _ in 0..ADMIT_ATTEMPTS {
+            // Same window: one more. Otherwise: a new window with one.
+            let same = self
+                .client
+                .update_item()
+                .table_name(table)
+                .key("connectionId", s(&id.0))
+                .update_expression("SET #count = #count + :one")
+                .condition_expression("attribute_exists(#id) AND #window = :window")
+                .expression_attribute_names("#id", "connectionId")
+                .expression_attribute_names("#window", REFUSED_WINDOW)
+                .expression_attribute_names("#count", REFUSED_COUNT)
+                .expression_attribute_values(":window", n(window))
+                .expression_attribute_values(":one", n(1))
+                .return_values(ReturnValue::UpdatedNew)
+                .send()
+                .await;
+            match same {
+                Ok(output) => {
+                    let item = output.attributes().cloned().unwrap_or_default();
+                    return Reader::new(&item, table, id.to_string()).number(REFUSED_COUNT);
+                }
+                Err(err) if !is_condition_failure(&err) => {
+                    return Err(sdk_error(format!("UpdateItem {table} {id}"), err))
+                }
+                Err(_) => {}
+            }
+            let fresh = self
+                .client
+                .update_item()
+                .table_name(table)
+                .key("connectionId", s(&id.0))
+                .update_expression("SET #window = :window, #count = :one")
+                .condition_expression(
+                    "attribute_exists(#id) AND (attribute_not_exists(#window) OR #window <> :window)",
+                )
+                .expression_attribute_names("#id", "connectionId")
+                .expression_attribute_names("#window", REFUSED_WINDOW)
+                .expression_attribute_names("#count", REFUSED_COUNT)
+                .expression_attribute_values(":window", n(window))
+                .expression_attribute_values(":one", n(1))
+                .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+                .send()
+                .await;
+            match fresh {
+                Ok(_) => return Ok(1),
+                Err(err) => match err.as_service_error() {
+                    Some(UpdateItemError::ConditionalCheckFailedException(refused))
+                        if refused.item().is_none() =>
+                    {
+                        return Err(StoreError::NotFound {
+                            table: table.clone(),
+                            key: id.to_string(),
+                        })
+                    }
+                    // Another instance opened this window first: count in it.
+                    Some(UpdateItemError::ConditionalCheckFailedException(_)) => {}
+                    _ => return Err(sdk_error(format!("UpdateItem {table} {id}"), err)),
+                },
+            }
+        }
+        Err(StoreError::Unavailable(format!(
+            "the refusal count of connection {id} in {table} kept changing; retry"
+        )))
     }
 
     async fn remove_connection(&self, id: &ConnectionId) -> Result<(), StoreError> {

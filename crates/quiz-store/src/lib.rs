@@ -7,24 +7,32 @@
 //! one the new state was computed from, and [`update_game`] turns a lost race into a reload and
 //! a retry, so exactly one of them wins.
 //!
+//! Each connection's row also carries its message allowance ([`MessageRate`], the flood limit),
+//! so every handler instance sees the same one.
+//!
 //! Two implementations share one conformance suite: [`DynamoStore`] (DynamoDB) and
 //! [`MemoryStore`] (in-process, for local play with no AWS).
 //!
 //! [`table_specs`] describes the tables once; [`create_tables`] builds them from it (for
 //! DynamoDB Local and tests) and a test holds `infra/template.yaml` to the same description.
-//! With the `test-support` feature, `dynamodb_local` starts a DynamoDB Local for tests.
+//! Tests start a DynamoDB Local through the dev-only `quiz-testkit` crate.
 
 use std::future::Future;
 
 use quiz_core::game::{Game, Millis};
 
 mod dynamo;
+mod flood;
 mod keys;
 mod memory;
 mod schema;
 mod types;
 
 pub use dynamo::{create_tables, DynamoStore, ENDPOINT_ENV};
+pub use flood::{
+    refusal_window, Admission, MessageRate, Micros, RateDecision, MAX_REFUSALS_PER_WINDOW,
+    REFUSAL_WINDOW_MS,
+};
 pub use keys::{chat_key_suffix, chat_sort_key, iso8601_millis};
 pub use memory::MemoryStore;
 pub use schema::{table_specs, IndexSpec, KeyAttribute, TableSpec};
@@ -71,6 +79,25 @@ pub trait Store: Send + Sync {
         id: &ConnectionId,
         connected_before: Millis,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Takes one message from the connection's allowance (see [`MessageRate`]) if it has one
+    /// at `now`. One conditional write on the connection's row decides it, so every handler
+    /// instance sees the same allowance; a burst can take two. [`StoreError::NotFound`] when
+    /// the row is gone.
+    fn admit_message(
+        &self,
+        id: &ConnectionId,
+        now: Micros,
+        rate: MessageRate,
+    ) -> impl Future<Output = Result<Admission, StoreError>> + Send;
+
+    /// Counts a refused message against the connection in refusal window `window` (see
+    /// [`refusal_window`]); returns how many it has had in that window, this one included.
+    fn count_refusal(
+        &self,
+        id: &ConnectionId,
+        window: u64,
+    ) -> impl Future<Output = Result<u32, StoreError>> + Send;
 
     /// The ids of every connection in a room (a query on the room index, never a scan).
     fn room_connections(

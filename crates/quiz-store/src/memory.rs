@@ -19,8 +19,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use quiz_core::game::{Game, Millis};
 
 use crate::{
-    chat_key_suffix, chat_sort_key, Binding, ChatLine, Connection, ConnectionId, NewChatLine, Room,
-    Store, StoreError, TableNames,
+    chat_key_suffix, chat_sort_key, Admission, Binding, ChatLine, Connection, ConnectionId,
+    MessageRate, Micros, NewChatLine, RateDecision, Room, Store, StoreError, TableNames,
 };
 
 /// The store in memory. Clones share the same tables.
@@ -36,6 +36,17 @@ struct Tables {
     /// Per room, lines by sort key: a BTreeMap is the Chat table's key order.
     chat: HashMap<Room, BTreeMap<String, ChatLine>>,
     games: HashMap<Room, Game>,
+    /// Per connection, what the `User` row's flood-control attributes hold.
+    allowances: HashMap<ConnectionId, Micros>,
+    refusals: HashMap<ConnectionId, (u64, u32)>,
+}
+
+impl Tables {
+    fn forget(&mut self, id: &ConnectionId) {
+        self.users.remove(id);
+        self.allowances.remove(id);
+        self.refusals.remove(id);
+    }
 }
 
 impl MemoryStore {
@@ -63,7 +74,10 @@ impl MemoryStore {
 
 impl Store for MemoryStore {
     async fn put_connection(&self, connection: &Connection) -> Result<(), StoreError> {
-        self.lock()
+        let mut tables = self.lock();
+        // A new row, as DynamoDB's PutItem replaces the whole item.
+        tables.forget(&connection.id);
+        tables
             .users
             .insert(connection.id.clone(), connection.clone());
         Ok(())
@@ -95,8 +109,46 @@ impl Store for MemoryStore {
     }
 
     async fn remove_connection(&self, id: &ConnectionId) -> Result<(), StoreError> {
-        self.lock().users.remove(id);
+        self.lock().forget(id);
         Ok(())
+    }
+
+    async fn admit_message(
+        &self,
+        id: &ConnectionId,
+        now: Micros,
+        rate: MessageRate,
+    ) -> Result<Admission, StoreError> {
+        let mut tables = self.lock();
+        if !tables.users.contains_key(id) {
+            return Err(StoreError::NotFound {
+                table: self.names.user.clone(),
+                key: id.to_string(),
+            });
+        }
+        match rate.decide(tables.allowances.get(id).copied(), now) {
+            RateDecision::Admit { allowance_at } => {
+                tables.allowances.insert(id.clone(), allowance_at);
+                Ok(Admission::Admitted)
+            }
+            RateDecision::Refuse { retry_after_us } => Ok(Admission::Refused { retry_after_us }),
+        }
+    }
+
+    async fn count_refusal(&self, id: &ConnectionId, window: u64) -> Result<u32, StoreError> {
+        let mut tables = self.lock();
+        if !tables.users.contains_key(id) {
+            return Err(StoreError::NotFound {
+                table: self.names.user.clone(),
+                key: id.to_string(),
+            });
+        }
+        let counted = tables.refusals.entry(id.clone()).or_insert((window, 0));
+        if counted.0 != window {
+            *counted = (window, 0);
+        }
+        counted.1 += 1;
+        Ok(counted.1)
     }
 
     async fn prune_connection(
@@ -110,7 +162,7 @@ impl Store for MemoryStore {
             .get(id)
             .is_some_and(|connection| connection.connected_at < connected_before);
         if stale {
-            inner.users.remove(id);
+            inner.forget(id);
         }
         Ok(stale)
     }

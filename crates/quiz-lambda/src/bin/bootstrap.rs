@@ -31,7 +31,8 @@ async fn main() -> Result<(), Error> {
         timers,
         rules,
         config.management_endpoint.clone(),
-    );
+    )
+    .with_message_rate(config.message_rate());
     let app = &app;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<_>| app.invoke(event))).await
 }

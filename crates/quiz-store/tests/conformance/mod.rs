@@ -9,8 +9,8 @@ use std::sync::Arc;
 use quiz_core::game::{Game, GameConfig, Rules, Verdict, VoteKind};
 use quiz_core::words::{parse_word_list, WordBank};
 use quiz_store::{
-    update_game, Binding, ChatLine, Connection, ConnectionId, NewChatLine, Room, Store, StoreError,
-    CONNECTION_TTL_SECS,
+    update_game, Admission, Binding, ChatLine, Connection, ConnectionId, MessageRate, NewChatLine,
+    Room, Store, StoreError, CONNECTION_TTL_SECS,
 };
 use tokio::sync::Barrier;
 
@@ -37,6 +37,9 @@ macro_rules! conformance_suite {
             game_load_and_conditional_save,
             racing_saves_from_one_version_have_one_winner,
             racing_correct_answers_have_one_winner,
+            message_allowance_is_a_burst_then_a_rate,
+            racing_messages_share_one_allowance,
+            refusals_are_counted_per_window,
         );
     };
     (@each $make:expr; $($check:ident),* $(,)?) => {
@@ -459,4 +462,111 @@ pub async fn racing_correct_answers_have_one_winner<S: Store + Clone + 'static>(
     assert_eq!(after.score(&winners[0]), 1);
     let previous = after.previous().expect("the round ended");
     assert_eq!(previous.winner.as_deref(), Some(winners[0].as_str()));
+}
+
+/// `NOW` in microseconds, the allowance's unit.
+const NOW_US: u64 = NOW * 1_000;
+
+async fn connected<S: Store>(store: &S, name: &str) -> ConnectionId {
+    let connection = Connection::new(id(name), room("lobby"), None, NOW);
+    store.put_connection(&connection).await.unwrap();
+    connection.id
+}
+
+pub async fn message_allowance_is_a_burst_then_a_rate<S: Store>(store: &S) {
+    let rate = MessageRate::new(3, 2.0); // 3 at once, then one every 500 ms
+    let minji = connected(store, "minji").await;
+    for _ in 0..3 {
+        assert_eq!(
+            store.admit_message(&minji, NOW_US, rate).await.unwrap(),
+            Admission::Admitted
+        );
+    }
+    assert_eq!(
+        store.admit_message(&minji, NOW_US, rate).await.unwrap(),
+        Admission::Refused {
+            retry_after_us: 500_000
+        }
+    );
+    // A refusal takes nothing: half a second later exactly one more goes through.
+    let later = NOW_US + 500_000;
+    assert_eq!(
+        store.admit_message(&minji, later, rate).await.unwrap(),
+        Admission::Admitted
+    );
+    assert!(matches!(
+        store.admit_message(&minji, later, rate).await.unwrap(),
+        Admission::Refused { .. }
+    ));
+    // Each connection has its own allowance.
+    let junho = connected(store, "junho").await;
+    assert_eq!(
+        store.admit_message(&junho, NOW_US, rate).await.unwrap(),
+        Admission::Admitted
+    );
+    // A reconnection under the same id starts full, and a gone row is NotFound.
+    store
+        .put_connection(&Connection::new(minji.clone(), room("lobby"), None, NOW))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.admit_message(&minji, later, rate).await.unwrap(),
+        Admission::Admitted
+    );
+    store.remove_connection(&minji).await.unwrap();
+    assert!(matches!(
+        store.admit_message(&minji, later, rate).await,
+        Err(StoreError::NotFound { .. })
+    ));
+}
+
+/// Many handler instances taking from one connection's allowance at once admit exactly the
+/// burst: the allowance lives in the row, not in any instance.
+pub async fn racing_messages_share_one_allowance<S: Store + Clone + 'static>(store: &S) {
+    let rate = MessageRate::new(10, 3.0);
+    let minji = connected(store, "minji").await;
+    let barrier = Arc::new(Barrier::new(RACERS));
+    let tasks: Vec<_> = (0..RACERS)
+        .map(|_| {
+            let (store, minji, barrier) = (store.clone(), minji.clone(), barrier.clone());
+            tokio::spawn(async move {
+                barrier.wait().await;
+                // Contention may exhaust a request's attempts; asking again is what a handler
+                // would answer (`try_again`).
+                loop {
+                    match store.admit_message(&minji, NOW_US, rate).await {
+                        Ok(admission) => break admission,
+                        Err(err) if err.is_retryable() => continue,
+                        Err(err) => panic!("{err}"),
+                    }
+                }
+            })
+        })
+        .collect();
+    let mut admitted = 0;
+    for task in tasks {
+        if task.await.unwrap() == Admission::Admitted {
+            admitted += 1;
+        }
+    }
+    assert_eq!(admitted, 10);
+}
+
+pub async fn refusals_are_counted_per_window<S: Store>(store: &S) {
+    let minji = connected(store, "minji").await;
+    assert_eq!(store.count_refusal(&minji, 7).await.unwrap(), 1);
+    assert_eq!(store.count_refusal(&minji, 7).await.unwrap(), 2);
+    assert_eq!(store.count_refusal(&minji, 7).await.unwrap(), 3);
+    assert_eq!(
+        store.count_refusal(&minji, 8).await.unwrap(),
+        1,
+        "a new window"
+    );
+    let junho = connected(store, "junho").await;
+    assert_eq!(store.count_refusal(&junho, 8).await.unwrap(), 1);
+    store.remove_connection(&minji).await.unwrap();
+    assert!(matches!(
+        store.count_refusal(&minji, 8).await,
+        Err(StoreError::NotFound { .. })
+    ));
 }
