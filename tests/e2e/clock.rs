@@ -6,7 +6,7 @@ use std::time::Duration;
 use quiz_local::{LocalOptions, TimerBackend};
 use serde_json::{json, Value};
 
-use crate::support::{hint_options, now_millis, options, Client, Gateway, TestStore};
+use crate::support::{hint_options, now_millis, options, words, Client, Gateway, TestStore};
 
 /// How late a timer may reach a client.
 const ON_TIME: u64 = 1_000;
@@ -100,6 +100,7 @@ pub async fn an_answer_racing_the_timeout_ends_the_round_once<S: TestStore>(
     let options = LocalOptions {
         timers,
         round_secs: Some(2),
+        words: Some(words("race.txt")),
         ..options()
     };
     let (_game, clients, state) = start_room(store, options, "race", &["민지", "준호"]).await;
@@ -107,12 +108,17 @@ pub async fn an_answer_racing_the_timeout_ends_the_round_once<S: TestStore>(
         unreachable!("two names, two clients");
     };
     let deadline = state["deadline"].as_u64().expect("a number");
+    let answer = match state["pattern"].as_str() {
+        Some("ㅅㄹ") => "사람",
+        Some("ㄱㅇㅈ") => "강아지",
+        other => panic!("a question of race.txt, not {other:?}"),
+    };
 
     tokio::time::sleep(Duration::from_millis(
         deadline.saturating_sub(now_millis() + 5),
     ))
     .await;
-    minji.chat("민지", "사랑").await;
+    minji.chat("민지", answer).await;
     let listen_until = deadline + 1_500;
     let (heard_by_minji, heard_by_junho) = tokio::join!(
         states_until(&mut minji, listen_until),
@@ -123,8 +129,10 @@ pub async fn an_answer_racing_the_timeout_ends_the_round_once<S: TestStore>(
             .iter()
             .filter_map(|s| s["version"].as_u64())
             .collect();
-        let consecutive: Vec<u64> = (versions[0]..versions[0] + versions.len() as u64).collect();
-        assert_eq!(versions, consecutive, "every change once, in order");
+        assert!(
+            versions.windows(2).all(|pair| pair[0] < pair[1]),
+            "every change once, in order: {versions:?}"
+        );
         let endings: Vec<&Value> = states
             .iter()
             .map(|s| &s["previous"])
@@ -134,6 +142,11 @@ pub async fn an_answer_racing_the_timeout_ends_the_round_once<S: TestStore>(
         assert!(
             endings.iter().all(|ending| *ending == endings[0]),
             "round 1 ended more than one way: {endings:?}"
+        );
+        // The late answer, if it was late, was wrong for round 2: no round ended twice.
+        assert!(
+            states.iter().all(|s| s["round"].as_u64() <= Some(2)),
+            "{states:?}"
         );
     }
 }
@@ -153,8 +166,8 @@ async fn states_until(client: &mut Client, until: u64) -> Vec<Value> {
     states
 }
 
-/// After three rounds time out with nobody talking, the room pauses and stays quiet; a chat
-/// line resumes it on a fresh clock.
+/// After three rounds in a row time out with nobody talking, the room pauses and stays quiet;
+/// a chat line resumes it on a fresh clock.
 pub async fn a_silent_room_pauses_and_a_chat_wakes_it<S: TestStore>(
     store: S,
     timers: TimerBackend,
@@ -166,13 +179,14 @@ pub async fn a_silent_room_pauses_and_a_chat_wakes_it<S: TestStore>(
     let (_game, mut clients, _) = start_room(store, options, "pause", &["민지"]).await;
     let mut minji = clients.remove(0);
 
-    // Three rounds of two hints and a timeout; the third timeout pauses.
-    let heard = hear(&mut minji, 9).await;
+    // Rounds of two hints and a timeout. Round 1 heard `start!`, so it is not silent; the
+    // timeouts of rounds 2, 3 and 4 are, and the third of them pauses.
+    let heard = hear(&mut minji, 12).await;
     for (i, (frame, _)) in heard.iter().enumerate() {
-        assert_eq!(frame["paused"], i == 8, "{frame}");
+        assert_eq!(frame["paused"], i == 11, "{frame}");
     }
-    let paused = &heard[8].0;
-    assert_eq!(paused["round"], 4, "{paused}");
+    let paused = &heard[11].0;
+    assert_eq!(paused["round"], 5, "{paused}");
     assert_eq!(paused["previous"]["reason"], "timeout", "{paused}");
     minji.expect_silence_for(Duration::from_millis(3_500)).await;
 
@@ -181,7 +195,7 @@ pub async fn a_silent_room_pauses_and_a_chat_wakes_it<S: TestStore>(
     minji.expect_chat("민지", "안녕").await;
     let resumed = minji.expect_state().await;
     assert_eq!(resumed["paused"], false, "{resumed}");
-    assert_eq!(resumed["round"], 4, "the same question, on a fresh clock");
+    assert_eq!(resumed["round"], 5, "the same question, on a fresh clock");
     let started = resumed["roundStartedAt"].as_u64().expect("a number");
     assert!(started >= spoke_at, "{resumed}");
     let (hint, arrived) = hear(&mut minji, 1).await.remove(0);
@@ -201,9 +215,6 @@ pub async fn an_abandoned_room_leaves_the_queue_empty<S: TestStore>(store: S) {
         ..hint_options(2)
     };
     let (game, mut clients, _) = start_room(store, options, "gone", &["민지"]).await;
-    clients.remove(0).close().await;
-    game.wait_for_connections("gone", 0).await;
-
     let client = quiz_testkit::moto_sqs::client_for(&endpoint);
     let url = client
         .get_queue_url()
@@ -213,7 +224,8 @@ pub async fn an_abandoned_room_leaves_the_queue_empty<S: TestStore>(store: S) {
         .expect("the queue exists")
         .queue_url
         .expect("a queue URL");
-    let empty = crate::support::eventually(Duration::from_secs(10), || async {
+    // Messages in the queue: waiting for their delay, ready, or being handled.
+    let queued = || async {
         let attributes = client
             .get_queue_attributes()
             .queue_url(&url)
@@ -223,17 +235,26 @@ pub async fn an_abandoned_room_leaves_the_queue_empty<S: TestStore>(store: S) {
             .expect("the queue answers")
             .attributes
             .unwrap_or_default();
-        let count = |name: &str| {
+        [
+            "ApproximateNumberOfMessages",
+            "ApproximateNumberOfMessagesNotVisible",
+            "ApproximateNumberOfMessagesDelayed",
+        ]
+        .iter()
+        .map(|name| {
             attributes
                 .iter()
-                .find(|(key, _)| key.as_str() == name)
+                .find(|(key, _)| key.as_str() == *name)
                 .and_then(|(_, value)| value.parse::<u64>().ok())
-                .unwrap_or(u64::MAX)
-        };
-        count("ApproximateNumberOfMessages") == 0
-            && count("ApproximateNumberOfMessagesNotVisible") == 0
-            && count("ApproximateNumberOfMessagesDelayed") == 0
-    })
-    .await;
+                .expect("SQS reports the count")
+        })
+        .sum::<u64>()
+    };
+    assert!(queued().await > 0, "the game's first timer is in the queue");
+
+    clients.remove(0).close().await;
+    game.wait_for_connections("gone", 0).await;
+    let empty =
+        crate::support::eventually(Duration::from_secs(10), || async { queued().await == 0 }).await;
     assert!(empty, "timers are left in the queue of an abandoned room");
 }

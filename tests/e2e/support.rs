@@ -68,7 +68,8 @@ pub fn management_client(endpoint: &str) -> aws_sdk_apigatewaymanagement::Client
     aws_sdk_apigatewaymanagement::Client::from_conf(config)
 }
 
-fn words(name: &str) -> PathBuf {
+/// A word list of `tests/words/`.
+pub fn words(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/words")
         .join(name)

@@ -8,7 +8,7 @@
 //! so a late or lost timer delays a hint but never loses one.
 //!
 //! A room nobody talks in should stop costing timers: after [`PAUSE_AFTER_SILENT_TIMEOUTS`]
-//! rounds in a row time out with no player message in between, the game pauses
+//! rounds in a row time out with no player message during any of them, the game pauses
 //! ([`Game::is_paused`]): time stops changing it and `next_wake` is `None` until a player's
 //! next message resumes it with a fresh clock.
 //!
@@ -30,7 +30,8 @@
 //!
 //! let wrong = game.submit(&rules, "민지", "고양이", 1, now + 1_000);
 //! assert_eq!(wrong.verdict, Verdict::WrongPattern);
-//! assert!(wrong.events.is_empty());
+//! // The round heard from a player (so it will not count as silent); nothing players see.
+//! assert!(wrong.events.iter().all(|event| !event.is_seen_by_players()));
 //!
 //! let right = game.submit(&rules, "민지", "강 아지", 1, now + 2_000);
 //! assert_eq!(right.verdict, Verdict::Correct { word: "강아지".into(), score: 1 });
@@ -147,8 +148,9 @@ pub enum GameEvent {
         round: u32,
         pattern: String,
     },
-    /// A player spoke after a round timed out in silence: the count towards a pause restarts.
-    SilenceBroken {
+    /// The round's first message from a player: this round will not count as silent, and the
+    /// count towards a pause restarts. Bookkeeping only: nothing players see changes.
+    PlayerHeard {
         round: u32,
     },
     /// Rounds kept timing out with nobody talking: the clock stops until a player speaks.
@@ -159,6 +161,14 @@ pub enum GameEvent {
     Resumed {
         round: u32,
     },
+}
+
+impl GameEvent {
+    /// Whether players see this change in the state (every change but [`GameEvent::PlayerHeard`],
+    /// which is the game's own bookkeeping): an adapter need not tell anyone about the others.
+    pub fn is_seen_by_players(&self) -> bool {
+        !matches!(self, GameEvent::PlayerHeard { .. })
+    }
 }
 
 /// Why a submission was or was not a correct answer.
@@ -227,9 +237,12 @@ pub struct Game {
     deck: Deck,
     #[cfg_attr(feature = "serde", serde(default))]
     previous: Option<RoundEnd>,
-    /// Rounds that timed out in a row since a player last spoke.
+    /// Rounds in a row that timed out with no player message.
     #[cfg_attr(feature = "serde", serde(default))]
     silent_timeouts: u32,
+    /// Whether a player has sent anything in the current round.
+    #[cfg_attr(feature = "serde", serde(default))]
+    heard_this_round: bool,
     #[cfg_attr(feature = "serde", serde(default))]
     paused: bool,
 }
@@ -253,6 +266,7 @@ impl Game {
             deck: Deck::new(seed),
             previous: None,
             silent_timeouts: 0,
+            heard_this_round: false,
             paused: false,
         };
         game.next_question(rules, now, &mut Vec::new());
@@ -476,20 +490,22 @@ impl Game {
     }
 
     /// What any player message does first: a paused game resumes on a fresh clock; otherwise
-    /// the clock is applied and a count of silent timeouts restarts.
+    /// the clock is applied, and the round's first message marks it as heard from.
     fn player_spoke(&mut self, rules: &Rules, now: Millis, events: &mut Vec<GameEvent>) {
         if self.paused {
             self.paused = false;
             self.silent_timeouts = 0;
+            self.heard_this_round = true;
             self.round_started_at = now;
             self.hint_level = 0;
             events.push(GameEvent::Resumed { round: self.round });
             return;
         }
         self.advance_clock(rules, now, events, true);
-        if self.silent_timeouts > 0 {
+        if !self.heard_this_round {
+            self.heard_this_round = true;
             self.silent_timeouts = 0;
-            events.push(GameEvent::SilenceBroken { round: self.round });
+            events.push(GameEvent::PlayerHeard { round: self.round });
         }
     }
 
@@ -513,9 +529,11 @@ impl Game {
                 answer: self.question.clone(),
             });
             self.end_unsolved(RoundEndReason::TimedOut);
+            let silent = !self.heard_this_round && !by_player;
             // An idle room resumes with one fresh round, not a backlog of missed ones.
             self.next_question(rules, now, events);
-            if by_player {
+            if !silent {
+                self.silent_timeouts = 0;
                 return;
             }
             self.silent_timeouts += 1;
@@ -568,6 +586,7 @@ impl Game {
         self.round_started_at = now;
         self.hint_votes.clear();
         self.give_up_votes.clear();
+        self.heard_this_round = false;
         events.push(GameEvent::NewQuestion {
             round: self.round,
             pattern: self.pattern.clone(),
@@ -656,7 +675,7 @@ impl Game {
     pub fn is_paused(&self) -> bool {
         self.paused
     }
-    /// Rounds in a row that timed out since a player last spoke.
+    /// Rounds in a row that timed out with no player message.
     pub fn silent_timeouts(&self) -> u32 {
         self.silent_timeouts
     }

@@ -77,9 +77,10 @@ fn a_correct_answer_reports_what_changed() {
     let mut game = Game::new(&rules, 1, 1, T0);
     let word = game.question().to_owned();
     let result = game.submit(&rules, "민지", &word, 2, T0 + 5);
-    assert_eq!(result.events.len(), 2);
+    assert_eq!(result.events.len(), 3);
+    assert_eq!(result.events[0], GameEvent::PlayerHeard { round: 1 });
     assert_eq!(
-        result.events[0],
+        result.events[1],
         GameEvent::Solved {
             round: 1,
             player: "민지".into(),
@@ -88,7 +89,7 @@ fn a_correct_answer_reports_what_changed() {
         }
     );
     assert_eq!(
-        result.events[1],
+        result.events[2],
         GameEvent::NewQuestion {
             round: 2,
             pattern: game.pattern().into()
@@ -103,6 +104,9 @@ fn a_correct_answer_reports_what_changed() {
 fn wrong_answers_change_nothing_and_say_why() {
     let rules = rules("사람\n", "사랑\n");
     let mut game = Game::new(&rules, 1, 1, T0);
+    // The round's first message only marks it as heard from (nothing players see).
+    let first = game.submit(&rules, "민지", "안녕", 1, T0 + 1);
+    assert_eq!(first.events, [GameEvent::PlayerHeard { round: 1 }]);
     let before = game.clone();
     let cases = [
         ("ㅋㅋㅋ", Verdict::NotSyllables),
@@ -165,7 +169,7 @@ fn an_answered_word_is_refused_until_the_deck_reshuffles() {
     assert_eq!(game.pattern(), "ㅅㄹ");
     let again = game.submit(&rules, "준호", "사랑", 1, T0 + 2);
     assert_eq!(again.verdict, Verdict::AlreadyAnswered);
-    assert!(again.events.is_empty());
+    assert_eq!(again.events, [GameEvent::PlayerHeard { round: 2 }]);
 
     // Exhaust the deck: the answered words are forgotten and 사랑 counts again.
     let mut reshuffled = false;
@@ -463,6 +467,7 @@ fn the_state_serializes_with_stable_field_names() {
             "answeredWords",
             "deck",
             "giveUpVotes",
+            "heardThisRound",
             "hintLevel",
             "hintVotes",
             "id",
@@ -503,7 +508,8 @@ fn the_score_table_forgets_the_lowest_scores_past_its_limit() {
 #[cfg(feature = "serde")]
 #[test]
 fn a_game_stored_before_the_clock_fields_existed_still_reads() {
-    // A game as the previous release stored it: no `silentTimeouts`, no `paused`.
+    // A game as the previous release stored it: no `silentTimeouts`, `heardThisRound` or
+    // `paused`.
     let stored = serde_json::json!({
         "answeredWords": [], "deck": {"cycle": 0, "order": [0], "position": 1, "seed": 7},
         "giveUpVotes": [], "hintLevel": 0, "hintVotes": [], "id": 4, "pattern": "ㄱㅇㅈ",
@@ -605,21 +611,24 @@ fn a_room_pauses_after_three_silent_timeouts_and_a_chat_resumes_it() {
 }
 
 #[test]
-fn a_chat_between_timeouts_restarts_the_count() {
+fn a_round_with_a_chat_line_is_not_silent() {
     let rules = rules("강아지\n고양이\n바나나\n", "");
     let mut game = Game::new(&rules, 1, 1, T0);
     time_out_silently(&mut game, &rules, 2);
     let now = game.round_started_at() + 1;
     let result = game.submit(&rules, "민지", "ㅋㅋ", 1, now);
-    assert_eq!(result.events, [GameEvent::SilenceBroken { round: 3 }]);
+    assert_eq!(result.events, [GameEvent::PlayerHeard { round: 3 }]);
+    assert!(!result.events[0].is_seen_by_players());
     assert_eq!(game.silent_timeouts(), 0);
-    // Once spoken, a chat changes nothing more.
+    // Once heard from, a round's chat lines change nothing more.
     assert!(game
         .submit(&rules, "민지", "ㅋㅋ", 1, now + 1)
         .events
         .is_empty());
-    time_out_silently(&mut game, &rules, 2);
+    // Round 3 had a chat line: its timeout is not silent; rounds 4, 5 and 6 are.
+    time_out_silently(&mut game, &rules, 3);
     assert!(!game.is_paused());
+    assert_eq!(game.silent_timeouts(), 2);
     time_out_silently(&mut game, &rules, 1);
     assert!(game.is_paused());
 }

@@ -15,7 +15,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
 use aws_lambda_events::encodings::Body;
 use lambda_runtime::LambdaEvent;
-use quiz_core::game::{Game, Millis, Rules, Verdict, VoteKind, VoteOutcome};
+use quiz_core::game::{Game, GameEvent, Millis, Rules, Verdict, VoteKind, VoteOutcome};
 use quiz_store::{
     refusal_window, update_game, Admission, Binding, Connection, ConnectionId, MessageRate,
     NewChatLine, Room, Store, StoreError, Updated, MAX_REFUSALS_PER_WINDOW,
@@ -27,7 +27,7 @@ use crate::protocol::{
     self, chat_frame, error_frame, history_frame, notice_frame, slow_down_frame, state_frame,
     ClientMessage, FrameError, HistoryLine, StateReason,
 };
-use crate::timers::{Timer, TimerQueue};
+use crate::timers::{ScheduleError, Timer, TimerQueue};
 
 /// The room a connection joins when its URL names none.
 pub const DEFAULT_ROOM: &str = "general";
@@ -103,16 +103,16 @@ impl Handled {
 pub enum TimerOutcome {
     /// The clock changed the game: saved, broadcast, next timer scheduled.
     Fired,
-    /// The game no longer wants waking at this instant (the round moved on, a duplicate
-    /// delivery, another game): nothing written, posted or scheduled.
+    /// Nothing is due (the round moved on, a duplicate delivery, another game, a paused
+    /// game): nothing written or posted, and nothing scheduled unless redelivered.
     Stale,
     /// Delivered before its instant (a wake-up beyond SQS's longest delay): sent again.
     Early,
     /// The room has no connections: the timer chain ends here; the next player's message
     /// applies the clock.
     NobodyHere,
-    /// Another write to the game won the race (a chat, a vote): that writer applied the clock
-    /// and scheduled what it set.
+    /// Another write to the game won the race and left nothing due: its writer applied the
+    /// clock and scheduled what it set.
     Overtaken,
 }
 
@@ -126,6 +126,15 @@ impl TimerOutcome {
             TimerOutcome::Overtaken => "overtaken",
         }
     }
+}
+
+/// Why a timer must be delivered again.
+#[derive(Debug, thiserror::Error)]
+pub enum TimerError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Schedule(#[from] ScheduleError),
 }
 
 /// A game write and the timer it calls for, if it set a new wake-up.
@@ -323,7 +332,7 @@ impl<S: Store, P: ConnectionPoster, T: TimerQueue> App<S, P, T> {
                 game.player_seen(rules, now)
             })
             .await?;
-        if updated.changed {
+        if shown(&updated, &wake, &updated.outcome) {
             let ids = self.room_with(room, &connection.id).await?;
             let frame = state_frame(&room.0, &updated.game, &self.rules, StateReason::Changed);
             self.announce(endpoint, &ids, &[frame], wake, now).await;
@@ -362,7 +371,7 @@ impl<S: Store, P: ConnectionPoster, T: TimerQueue> App<S, P, T> {
         let verdict = &updated.outcome.verdict;
 
         let mut frames = vec![chat_frame(&player, &content)];
-        if updated.changed {
+        if shown(&updated, &wake, &updated.outcome.events) {
             frames.push(state_frame(
                 &room.0,
                 &updated.game,
@@ -439,7 +448,7 @@ impl<S: Store, P: ConnectionPoster, T: TimerQueue> App<S, P, T> {
                 game.vote(rules, kind, &player, ids.len(), now)
             })
             .await?;
-        if updated.changed {
+        if shown(&updated, &wake, &updated.outcome.events) {
             let frame = state_frame(&room.0, &updated.game, &self.rules, StateReason::Changed);
             self.announce(endpoint, &ids, &[frame], wake, now).await;
         }
@@ -619,65 +628,113 @@ impl<S: Store, P: ConnectionPoster, T: TimerQueue> App<S, P, T> {
         }
     }
 
-    /// A timer fired: applies the clock to the room's game if it still wants waking at this
-    /// timer's instant, then broadcasts the change and schedules the next wake-up, like any
-    /// other change. Writes nothing and posts nothing otherwise (see [`TimerOutcome`]).
+    /// A timer fired: applies the clock to the room's game if it is due, then broadcasts the
+    /// change and schedules the next wake-up, like any other change (see [`TimerOutcome`]).
+    ///
+    /// A timer acts when its game (same room, same id) has a wake-up at or before `now`,
+    /// whichever timer was meant for it: late, repeated and stale deliveries find the game
+    /// already up to date and write and post nothing. A timer that is early for its game's
+    /// wake-up is sent again. `redelivered` (SQS's receive count above one) means a previous
+    /// attempt failed, possibly after its write but before scheduling the next timer: such a
+    /// delivery that finds nothing due schedules the game's next wake-up again, so a chain
+    /// never ends on an error (duplicates are harmless: all but one find nothing due).
     ///
     /// The same function serves SQS events on AWS and quiz-local's timers.
-    pub async fn fire_timer(&self, timer: &Timer, now: Millis) -> Result<TimerOutcome, StoreError> {
+    pub async fn fire_timer(
+        &self,
+        timer: &Timer,
+        now: Millis,
+        redelivered: bool,
+    ) -> Result<TimerOutcome, TimerError> {
         let started = Instant::now();
-        let outcome = self.apply_timer(timer, now).await;
+        let outcome = self.apply_timer(timer, now, redelivered).await;
         tracing::info!(
             room = timer.room,
             route = "timer",
             at = timer.at,
             late_ms = i128::from(now) - i128::from(timer.at),
-            outcome = outcome.as_ref().map_or("store_error", |o| o.as_str()),
+            outcome = outcome.as_ref().map_or("error", |o| o.as_str()),
             latency_ms = started.elapsed().as_secs_f64() * 1_000.0,
             "handled"
         );
         outcome
     }
 
-    async fn apply_timer(&self, timer: &Timer, now: Millis) -> Result<TimerOutcome, StoreError> {
+    async fn apply_timer(
+        &self,
+        timer: &Timer,
+        now: Millis,
+        redelivered: bool,
+    ) -> Result<TimerOutcome, TimerError> {
         let room = Room(timer.room.clone());
+        let endpoint = self
+            .management_endpoint
+            .clone()
+            .or_else(|| timer.endpoint.clone());
         // Both reads at once: one round trip before deciding.
         let (ids, game) = tokio::join!(
             self.store.room_connections(&room),
             self.store.load_game(&room)
         );
-        let (ids, game) = (ids?, game?);
-        let wanted = |game: &Game| {
-            game.id() == timer.game_id && game.next_wake(&self.rules) == Some(timer.at)
+        let (ids, mut game) = (ids?, game?);
+        let mut overtaken = false;
+        let game = loop {
+            let Some(mut current) = game.filter(|game| game.id() == timer.game_id) else {
+                return Ok(TimerOutcome::Stale);
+            };
+            match current.next_wake(&self.rules) {
+                // Paused: nothing until a player speaks.
+                None => return Ok(TimerOutcome::Stale),
+                Some(at) if at > now => {
+                    if overtaken {
+                        return Ok(TimerOutcome::Overtaken);
+                    }
+                    if at == timer.at {
+                        self.timers.schedule(timer, now).await?;
+                        return Ok(TimerOutcome::Early);
+                    }
+                    if redelivered && !ids.is_empty() {
+                        let again = self.timer_for(&room, &current, at, endpoint.clone());
+                        self.timers.schedule(&again, now).await?;
+                    }
+                    return Ok(TimerOutcome::Stale);
+                }
+                Some(_) => {}
+            }
+            if ids.is_empty() {
+                return Ok(TimerOutcome::NobodyHere);
+            }
+            let expected = current.version();
+            // Due, so the tick changes the game.
+            current.tick(&self.rules, now);
+            match self.store.save_game(&room, &current, Some(expected)).await {
+                Ok(()) => break current,
+                // Another write got there first (a chat, a vote, another timer): it may not
+                // have applied the clock, so look again.
+                Err(StoreError::Conflict { .. }) => {
+                    overtaken = true;
+                    game = self.store.load_game(&room).await?;
+                }
+                Err(err) => return Err(err.into()),
+            }
         };
-        let Some(mut game) = game.filter(wanted) else {
-            return Ok(TimerOutcome::Stale);
-        };
-        if ids.is_empty() {
-            return Ok(TimerOutcome::NobodyHere);
-        }
-        if now < timer.at {
-            self.schedule(Some(timer.clone()), now).await;
-            return Ok(TimerOutcome::Early);
-        }
-        let expected = game.version();
-        if game.tick(&self.rules, now).is_empty() {
-            return Ok(TimerOutcome::Stale);
-        }
-        match self.store.save_game(&room, &game, Some(expected)).await {
-            Ok(()) => {}
-            Err(StoreError::Conflict { .. }) => return Ok(TimerOutcome::Overtaken),
-            Err(err) => return Err(err),
-        }
-        let endpoint = self
-            .management_endpoint
-            .clone()
-            .or_else(|| timer.endpoint.clone());
         let wake = game
             .next_wake(&self.rules)
             .map(|at| self.timer_for(&room, &game, at, endpoint.clone()));
-        let frame = state_frame(&room.0, &game, &self.rules, StateReason::Changed);
-        self.announce(&endpoint, &ids, &[frame], wake, now).await;
+        let frames = [state_frame(
+            &room.0,
+            &game,
+            &self.rules,
+            StateReason::Changed,
+        )];
+        let (_, scheduled) = tokio::join!(self.broadcast(&endpoint, &ids, &frames, now), async {
+            match &wake {
+                Some(timer) => self.timers.schedule(timer, now).await,
+                None => Ok(()),
+            }
+        });
+        // Delivered again, this timer will find nothing due and schedule the next wake-up.
+        scheduled?;
         Ok(TimerOutcome::Fired)
     }
 
@@ -782,6 +839,13 @@ impl<S: Store, P: ConnectionPoster, T: TimerQueue> App<S, P, T> {
             .lock()
             .unwrap_or_else(|poison| poison.into_inner())
     }
+}
+
+/// Whether a write changed what players see, so the room gets the state: one that set a new
+/// wake-up (a new game, a new round, a hint, a resume) always did; one whose only event is the
+/// game's bookkeeping (the round heard from a player) is saved and not broadcast.
+fn shown<O>(updated: &Updated<O>, wake: &Option<Timer>, events: &[GameEvent]) -> bool {
+    updated.changed && (wake.is_some() || events.iter().any(GameEvent::is_seen_by_players))
 }
 
 fn name_taken(bound: &str, room: &Room) -> Handled {

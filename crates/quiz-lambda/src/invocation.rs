@@ -122,10 +122,15 @@ impl<S: Store, P: ConnectionPoster, T: TimerQueue> App<S, P, T> {
                 return false;
             }
         };
-        match self.fire_timer(&timer, now).await {
+        let redelivered = record
+            .attributes
+            .get("ApproximateReceiveCount")
+            .and_then(|count| count.parse::<u32>().ok())
+            .is_some_and(|count| count > 1);
+        match self.fire_timer(&timer, now, redelivered).await {
             Ok(_) => true,
             Err(err) => {
-                tracing::error!(room = timer.room, error = %err, "timer failed; SQS will retry it");
+                tracing::error!(room = timer.room, error = %err, "timer failed; SQS will deliver it again");
                 false
             }
         }

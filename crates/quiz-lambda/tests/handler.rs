@@ -565,7 +565,7 @@ async fn a_timer_at_its_instant_reaches_everyone_and_schedules_the_next() {
     let app = app();
     let timer = started_game(&app).await;
 
-    let outcome = app.fire_timer(&timer, timer.at).await.unwrap();
+    let outcome = app.fire_timer(&timer, timer.at, false).await.unwrap();
     assert_eq!(outcome, TimerOutcome::Fired);
     for id in [MINJI, JUNHO] {
         let frames = app.poster().frames_to(id);
@@ -580,7 +580,7 @@ async fn a_timer_at_its_instant_reaches_everyone_and_schedules_the_next() {
 
     app.poster().clear();
     assert_eq!(
-        app.fire_timer(&next[0], next[0].at).await.unwrap(),
+        app.fire_timer(&next[0], next[0].at, false).await.unwrap(),
         TimerOutcome::Fired
     );
     let frames = app.poster().frames_to(MINJI);
@@ -597,13 +597,13 @@ async fn stale_duplicate_and_early_timers_write_and_post_nothing() {
 
     // Early: sent again for the rest, nothing else.
     assert_eq!(
-        app.fire_timer(&timer, timer.at - 1).await.unwrap(),
+        app.fire_timer(&timer, timer.at - 1, false).await.unwrap(),
         TimerOutcome::Early
     );
     assert_eq!(app.timers().take(), std::slice::from_ref(&timer));
     assert_eq!(app.poster().count(), 0);
 
-    app.fire_timer(&timer, timer.at).await.unwrap();
+    app.fire_timer(&timer, timer.at, false).await.unwrap();
     app.timers().take();
     app.poster().clear();
     let version = app
@@ -627,7 +627,9 @@ async fn stale_duplicate_and_early_timers_write_and_post_nothing() {
         },
     ] {
         assert_eq!(
-            app.fire_timer(&stale, stale.at + 5_000).await.unwrap(),
+            app.fire_timer(&stale, stale.at + 5_000, false)
+                .await
+                .unwrap(),
             TimerOutcome::Stale
         );
     }
@@ -652,7 +654,7 @@ async fn a_room_nobody_is_in_ends_its_timer_chain() {
         send(&app, from(fixture("disconnect.json"), id)).await;
     }
     assert_eq!(
-        app.fire_timer(&timer, timer.at).await.unwrap(),
+        app.fire_timer(&timer, timer.at, false).await.unwrap(),
         TimerOutcome::NobodyHere
     );
     assert!(app.timers().take().is_empty());
@@ -819,4 +821,177 @@ async fn refusals_in_another_minute_start_a_new_count() {
         }
     }
     assert!(app.poster().disconnected.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_redelivered_timer_that_finds_nothing_due_schedules_the_next_wake_up() {
+    let app = app();
+    let timer = started_game(&app).await;
+    app.fire_timer(&timer, timer.at, false).await.unwrap();
+    let next = app.timers().take();
+    // As if scheduling `next` had failed and SQS delivered the first timer again.
+    assert_eq!(
+        app.fire_timer(&timer, timer.at + 1_000, true)
+            .await
+            .unwrap(),
+        TimerOutcome::Stale
+    );
+    assert_eq!(app.timers().take(), next);
+    assert_eq!(
+        app.poster().count(),
+        2,
+        "only the first firing posted (to both)"
+    );
+}
+
+/// A store that slips a counted vote into the room's game just before the first game save:
+/// a write that changes the game but not its wake-up, landing between a timer's read and
+/// its write.
+#[derive(Clone)]
+struct VoteSlipsIn {
+    inner: MemoryStore,
+    rules: Rules,
+    armed: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Store for VoteSlipsIn {
+    async fn put_connection(
+        &self,
+        c: &quiz_store::Connection,
+    ) -> Result<(), quiz_store::StoreError> {
+        self.inner.put_connection(c).await
+    }
+    async fn get_connection(
+        &self,
+        id: &ConnectionId,
+    ) -> Result<Option<quiz_store::Connection>, quiz_store::StoreError> {
+        self.inner.get_connection(id).await
+    }
+    async fn bind_username(
+        &self,
+        id: &ConnectionId,
+        name: &str,
+    ) -> Result<quiz_store::Binding, quiz_store::StoreError> {
+        self.inner.bind_username(id, name).await
+    }
+    async fn remove_connection(&self, id: &ConnectionId) -> Result<(), quiz_store::StoreError> {
+        self.inner.remove_connection(id).await
+    }
+    async fn prune_connection(
+        &self,
+        id: &ConnectionId,
+        before: u64,
+    ) -> Result<bool, quiz_store::StoreError> {
+        self.inner.prune_connection(id, before).await
+    }
+    async fn admit_message(
+        &self,
+        id: &ConnectionId,
+        now: u64,
+        rate: MessageRate,
+    ) -> Result<quiz_store::Admission, quiz_store::StoreError> {
+        self.inner.admit_message(id, now, rate).await
+    }
+    async fn count_refusal(
+        &self,
+        id: &ConnectionId,
+        window: u64,
+    ) -> Result<u32, quiz_store::StoreError> {
+        self.inner.count_refusal(id, window).await
+    }
+    async fn room_connections(
+        &self,
+        room: &Room,
+    ) -> Result<Vec<ConnectionId>, quiz_store::StoreError> {
+        self.inner.room_connections(room).await
+    }
+    async fn append_chat(
+        &self,
+        line: &quiz_store::NewChatLine,
+    ) -> Result<quiz_store::ChatLine, quiz_store::StoreError> {
+        self.inner.append_chat(line).await
+    }
+    async fn recent_chat(
+        &self,
+        room: &Room,
+        limit: usize,
+    ) -> Result<Vec<quiz_store::ChatLine>, quiz_store::StoreError> {
+        self.inner.recent_chat(room, limit).await
+    }
+    async fn load_game(
+        &self,
+        room: &Room,
+    ) -> Result<Option<quiz_core::game::Game>, quiz_store::StoreError> {
+        self.inner.load_game(room).await
+    }
+    async fn save_game(
+        &self,
+        room: &Room,
+        game: &quiz_core::game::Game,
+        expected: Option<u64>,
+    ) -> Result<(), quiz_store::StoreError> {
+        if self.armed.swap(false, std::sync::atomic::Ordering::SeqCst) {
+            let mut current = self.inner.load_game(room).await?.expect("a game");
+            let version = current.version();
+            let before = current.next_wake(&self.rules);
+            let vote = current.vote(
+                &self.rules,
+                quiz_core::game::VoteKind::GiveUp,
+                "준호",
+                2,
+                current.round_started_at() + 1,
+            );
+            assert!(!vote.events.is_empty() && current.next_wake(&self.rules) == before);
+            self.inner.save_game(room, &current, Some(version)).await?;
+        }
+        self.inner.save_game(room, game, expected).await
+    }
+}
+
+#[tokio::test]
+async fn a_timer_that_loses_its_write_to_another_change_looks_again() {
+    let store = VoteSlipsIn {
+        inner: MemoryStore::new(),
+        rules: rules(),
+        armed: Default::default(),
+    };
+    let app = App::new(
+        store.clone(),
+        RecordingPoster::default(),
+        RecordingTimers::default(),
+        rules(),
+        None,
+    )
+    .with_message_rate(MessageRate::new(100_000, 1_000.0));
+    for event in [fixture("connect.json"), fixture("message-start.json")] {
+        app.handle(LambdaEvent::new(event, Context::default()))
+            .await
+            .unwrap();
+    }
+    let timer = app.timers().take().remove(0);
+
+    store.armed.store(true, std::sync::atomic::Ordering::SeqCst);
+    let outcome = app.fire_timer(&timer, timer.at, false).await.unwrap();
+    assert_eq!(
+        outcome,
+        TimerOutcome::Fired,
+        "the timer must not give up to the vote"
+    );
+    let game = store
+        .inner
+        .load_game(&Room("general".into()))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(game.hint_level(), 1);
+    assert_eq!(
+        game.votes(quiz_core::game::VoteKind::GiveUp).len(),
+        1,
+        "the vote stays"
+    );
+    assert_eq!(
+        app.timers().take().len(),
+        1,
+        "and the next wake-up is scheduled"
+    );
 }

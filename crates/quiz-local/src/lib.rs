@@ -24,7 +24,11 @@
 //!   A connection with no data frame either way for 10 minutes ([`LocalOptions::idle_timeout`])
 //!   is closed (1001), as is any connection after 2 hours
 //!   ([`LocalOptions::max_connection_duration`]). Ping and pong frames are answered but do not
-//!   count as activity: API Gateway's idle timeout counts messages.
+//!   count as activity: API Gateway's idle timeout counts messages. What is posted to a
+//!   connection and not yet sent is capped ([`LocalOptions::max_outbound_bytes`], 1 MiB): past
+//!   it a post answers 429 `LimitExceededException`, as API Gateway does for a client that does
+//!   not read. Incoming frames are read one at a time, so a fast sender waits on TCP instead of
+//!   filling a queue.
 //! - **`$disconnect`**: a close, a connection that vanishes (TCP gone without a close frame), a
 //!   gateway-side close and a shutdown all end in one `$disconnect` event, with
 //!   `disconnectStatusCode` and `disconnectReason` as API Gateway reports them.
@@ -57,6 +61,8 @@
 //! Modules depend one way: `server` builds the routes from `websocket` (the upgrade and each
 //! connection's task) and `management` (`@connections`); both of those share only `gateway`
 //! (the quotas, the integration) and `registry` (the open connections), never each other.
+//! `timers` runs the rounds' timers (in process, or on an SQS API with `--sqs-endpoint`) and
+//! hands each that fires to the same `App`.
 
 pub mod events;
 mod gateway;

@@ -58,8 +58,9 @@ struct Args {
     /// Run the rounds' timers (hints, timeouts) through the SQS API at this endpoint, as on
     /// AWS, instead of in this process: each timer is a message with DelaySeconds, and
     /// quiz-local long-polls the queue like Lambda's event source mapping. For a local SQS
-    /// such as moto (`pip install 'moto[server]'; moto_server -p 5000`, then
-    /// --sqs-endpoint http://127.0.0.1:5000). Dummy credentials, region us-east-1.
+    /// such as moto (`python3 -m venv moto && moto/bin/pip install 'moto[server]' &&
+    /// moto/bin/moto_server -p 5000`, then --sqs-endpoint http://127.0.0.1:5000). Dummy
+    /// credentials, region us-east-1.
     #[arg(long, value_name = "URL")]
     sqs_endpoint: Option<String>,
 

@@ -37,8 +37,8 @@ pub enum TimerBackend {
     /// tokio timers in this process.
     #[default]
     InProcess,
-    /// An SQS API at `endpoint` (moto, or AWS with real credentials), queue `queue` (created if
-    /// missing).
+    /// An SQS API at `endpoint` (such as moto's), queue `queue` (created if missing), with
+    /// quiz-local's dummy credentials.
     Sqs { endpoint: String, queue: String },
 }
 
@@ -85,9 +85,9 @@ pub async fn run_in_process<S, P, T>(
             tokio::select! {
                 () = shutdown.cancelled() => {}
                 () = tokio::time::sleep(wait) => {
-                    // A store error is logged by fire_timer; the room's next message applies
-                    // the clock.
-                    let _ = app.fire_timer(&timer, now_millis()).await;
+                    // A failure is logged by fire_timer; the room's next message applies the
+                    // clock.
+                    let _ = app.fire_timer(&timer, now_millis(), false).await;
                 }
             }
         });
