@@ -64,6 +64,8 @@ pub fn management_client(endpoint: &str) -> aws_sdk_apigatewaymanagement::Client
         .region(Region::from_static("us-east-1"))
         .credentials_provider(Credentials::new("local", "local", None, None, "e2e"))
         .endpoint_url(endpoint)
+        // A 429 or a 410 is the answer under test, not something to retry.
+        .retry_config(aws_sdk_apigatewaymanagement::config::retry::RetryConfig::disabled())
         .build();
     aws_sdk_apigatewaymanagement::Client::from_conf(config)
 }

@@ -13,6 +13,7 @@ use std::future::Future;
 use std::sync::Mutex;
 
 use aws_sdk_apigatewaymanagement::config::http::HttpResponse;
+use aws_sdk_apigatewaymanagement::config::retry::RetryConfig;
 use aws_sdk_apigatewaymanagement::config::StalledStreamProtectionConfig;
 use aws_sdk_apigatewaymanagement::error::{DisplayErrorContext, SdkError};
 use aws_sdk_apigatewaymanagement::operation::post_to_connection::PostToConnectionError;
@@ -87,6 +88,10 @@ impl ApiGatewayPoster {
                     // Frames are a few hundred bytes; watching their upload for stalls costs
                     // timers on every post and protects nothing.
                     .stalled_stream_protection(StalledStreamProtectionConfig::disabled())
+                    // The SDK would retry a 429 (a client not reading) with backoff, holding
+                    // up the whole broadcast for seconds; a frame to one connection is not
+                    // worth that, and a 410 or a 429 is an answer, not a failure.
+                    .retry_config(RetryConfig::disabled())
                     .build();
                 aws_sdk_apigatewaymanagement::Client::from_conf(config)
             })

@@ -21,7 +21,7 @@ use quiz_store::{
     NewChatLine, Room, Store, StoreError, Updated, MAX_REFUSALS_PER_WINDOW,
 };
 
-use crate::broadcast::{broadcast, ConnectionPoster};
+use crate::broadcast::{broadcast, ConnectionPoster, PostError};
 use crate::config::{DEFAULT_RATE_BURST, DEFAULT_RATE_PER_SEC};
 use crate::protocol::{
     self, chat_frame, error_frame, history_frame, notice_frame, slow_down_frame, state_frame,
@@ -518,23 +518,32 @@ impl<S: Store, P: ConnectionPoster, T: TimerQueue> App<S, P, T> {
             )));
         }
         tracing::warn!(connection_id = %id, refusals, "closing a connection that keeps flooding");
-        if let Some(endpoint) = endpoint {
-            if let Err(err) = self.poster.disconnect(endpoint, id).await {
+        let Some(endpoint) = endpoint else {
+            return Ok(Some(Handled::reply(
+                slow_down_frame(retry_after_us),
+                "slow_down",
+                room,
+            )));
+        };
+        // The last word goes out before the close: a route response would come too late.
+        let last_word = error_frame(
+            "flooding",
+            "too many messages over the limit: this connection is closed",
+        );
+        let _ = self.poster.post(endpoint, id, &last_word).await;
+        match self.poster.disconnect(endpoint, id).await {
+            Ok(()) | Err(PostError::Gone) => {}
+            Err(err) => {
+                // The row stays, so the next frames are refused and counted again.
                 tracing::warn!(connection_id = %id, error = %err, "could not close a flooding connection");
+                return Ok(Some(Handled::silent("flooding", room)));
             }
         }
         self.forget(id);
         if let Err(err) = self.store.remove_connection(id).await {
             tracing::warn!(connection_id = %id, error = %err, "could not remove a flooding connection");
         }
-        Ok(Some(Handled::reply(
-            error_frame(
-                "flooding",
-                "too many messages over the limit: this connection is closed",
-            ),
-            "disconnected_flooding",
-            room,
-        )))
+        Ok(Some(Handled::silent("disconnected_flooding", room)))
     }
 
     /// The name this connection plays under: its bound name, binding `claimed` on first use.

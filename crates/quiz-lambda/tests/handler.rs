@@ -26,6 +26,8 @@ const ENDPOINT: &str = "https://k3x9q2w7ab.execute-api.ap-northeast-2.amazonaws.
 struct RecordingPoster {
     posts: Mutex<Vec<(String, String, String)>>,
     gone: Mutex<HashSet<String>>,
+    /// Connections whose buffer is full: they answer 429.
+    throttled: Mutex<HashSet<String>>,
     disconnected: Mutex<Vec<String>>,
 }
 
@@ -53,6 +55,9 @@ impl ConnectionPoster for RecordingPoster {
     async fn post(&self, endpoint: &str, id: &ConnectionId, frame: &str) -> Result<(), PostError> {
         if self.gone.lock().unwrap().contains(&id.0) {
             return Err(PostError::Gone);
+        }
+        if self.throttled.lock().unwrap().contains(&id.0) {
+            return Err(PostError::Throttled);
         }
         self.posts
             .lock()
@@ -785,8 +790,16 @@ async fn a_connection_that_keeps_flooding_is_closed() {
         );
     }
     assert!(app.poster().disconnected.lock().unwrap().is_empty());
+    app.poster().clear();
     let last = send(&app, chat_at(t + 50, "x")).await;
-    assert_eq!(body(&last).unwrap()["code"], "flooding");
+    assert_eq!(
+        body(&last),
+        None,
+        "the last word is posted before the close"
+    );
+    let told = app.poster().frames_to(MINJI);
+    assert_eq!(told.len(), 1);
+    assert_eq!(told[0]["code"], "flooding");
     assert_eq!(
         *app.poster().disconnected.lock().unwrap(),
         [MINJI.to_owned()]
@@ -994,4 +1007,30 @@ async fn a_timer_that_loses_its_write_to_another_change_looks_again() {
         1,
         "and the next wake-up is scheduled"
     );
+}
+
+#[tokio::test]
+async fn a_throttled_connection_misses_the_frame_and_keeps_its_row() {
+    let app = app();
+    two_players(&app).await;
+    send(&app, fixture("message-start.json")).await;
+    app.poster().clear();
+    app.poster()
+        .throttled
+        .lock()
+        .unwrap()
+        .insert(JUNHO.to_owned());
+    send(&app, fixture("message-chat.json")).await;
+    assert!(app.poster().frames_to(JUNHO).is_empty());
+    assert_eq!(
+        app.poster().frames_to(MINJI).len(),
+        1,
+        "the others still get it"
+    );
+    assert!(app
+        .store()
+        .get_connection(&ConnectionId(JUNHO.into()))
+        .await
+        .unwrap()
+        .is_some());
 }

@@ -75,6 +75,7 @@ async fn main() {
         .region(Region::from_static("us-east-1"))
         .credentials_provider(Credentials::new("local", "local", None, None, "example"))
         .endpoint_url(server.management_endpoint())
+        .retry_config(aws_sdk_apigatewaymanagement::config::retry::RetryConfig::disabled())
         .build();
     let client = aws_sdk_apigatewaymanagement::Client::from_conf(config);
     let frame = vec![b'x'; 30 * 1024];

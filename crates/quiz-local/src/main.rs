@@ -77,7 +77,7 @@ struct Args {
     /// Bytes posted to a connection and not yet sent (its client is not reading) that
     /// quiz-local holds before further posts to it answer 429, as API Gateway's do when a
     /// client's buffer is full [default: 1048576].
-    #[arg(long, value_name = "BYTES")]
+    #[arg(long, value_name = "BYTES", value_parser = outbound_bytes)]
     max_outbound_bytes: Option<usize>,
 
     /// The queue for --sqs-endpoint, created if missing.
@@ -101,6 +101,20 @@ enum StoreKind {
     Memory,
     /// On DynamoDB (quiz_store::DynamoStore).
     Dynamodb,
+}
+
+fn outbound_bytes(value: &str) -> Result<usize, String> {
+    value
+        .trim()
+        .parse::<usize>()
+        .ok()
+        .filter(|bytes| *bytes >= quiz_local::MAX_MESSAGE_BYTES)
+        .ok_or_else(|| {
+            format!(
+                "expected a number of bytes, at least one message ({})",
+                quiz_local::MAX_MESSAGE_BYTES
+            )
+        })
 }
 
 fn rate_burst(value: &str) -> Result<u32, String> {

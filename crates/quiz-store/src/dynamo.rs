@@ -642,6 +642,7 @@ impl Store for DynamoStore {
 
     async fn count_refusal(&self, id: &ConnectionId, window: u64) -> Result<u32, StoreError> {
         let table = &self.tables.user;
+        let mut window = window;
         for _ in 0..ADMIT_ATTEMPTS {
             // Same window: one more. Otherwise: a new window with one.
             let same = self
@@ -675,8 +676,9 @@ impl Store for DynamoStore {
                 .table_name(table)
                 .key("connectionId", s(&id.0))
                 .update_expression("SET #window = :window, #count = :one")
+                // Only forward: a frame stamped in an older window cannot reset the count.
                 .condition_expression(
-                    "attribute_exists(#id) AND (attribute_not_exists(#window) OR #window <> :window)",
+                    "attribute_exists(#id) AND (attribute_not_exists(#window) OR #window < :window)",
                 )
                 .expression_attribute_names("#id", "connectionId")
                 .expression_attribute_names("#window", REFUSED_WINDOW)
@@ -697,8 +699,14 @@ impl Store for DynamoStore {
                             key: id.to_string(),
                         })
                     }
-                    // Another instance opened this window first: count in it.
-                    Some(UpdateItemError::ConditionalCheckFailedException(_)) => {}
+                    // Another instance opened this window first, or a newer one is open:
+                    // count in that.
+                    Some(UpdateItemError::ConditionalCheckFailedException(refused)) => {
+                        let item = refused.item().cloned().unwrap_or_default();
+                        let stored: Option<u64> = Reader::new(&item, table, id.to_string())
+                            .optional_number(REFUSED_WINDOW)?;
+                        window = window.max(stored.unwrap_or(window));
+                    }
                     _ => return Err(sdk_error(format!("UpdateItem {table} {id}"), err)),
                 },
             }

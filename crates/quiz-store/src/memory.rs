@@ -144,7 +144,8 @@ impl Store for MemoryStore {
             });
         }
         let counted = tables.refusals.entry(id.clone()).or_insert((window, 0));
-        if counted.0 != window {
+        // Only forward, as in DynamoDB: an older window counts in the current one.
+        if counted.0 < window {
             *counted = (window, 0);
         }
         counted.1 += 1;

@@ -562,6 +562,8 @@ pub async fn refusals_are_counted_per_window<S: Store>(store: &S) {
         1,
         "a new window"
     );
+    // A frame stamped in an older window counts in the newer one, never resets it.
+    assert_eq!(store.count_refusal(&minji, 7).await.unwrap(), 2);
     let junho = connected(store, "junho").await;
     assert_eq!(store.count_refusal(&junho, 8).await.unwrap(), 1);
     store.remove_connection(&minji).await.unwrap();
