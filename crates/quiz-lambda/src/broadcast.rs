@@ -125,13 +125,7 @@ impl ConnectionPoster for ApiGatewayPoster {
             .await;
         match result {
             Ok(_) => Ok(()),
-            Err(err)
-                if err
-                    .raw_response()
-                    .is_some_and(|raw| raw.status().as_u16() == 410) =>
-            {
-                Err(PostError::Gone)
-            }
+            Err(err) if answered(&err, 410) => Err(PostError::Gone),
             Err(err) => Err(PostError::Failed(DisplayErrorContext(&err).to_string())),
         }
     }
@@ -142,9 +136,13 @@ fn is_throttled(err: &SdkError<PostToConnectionError, HttpResponse>) -> bool {
     matches!(
         err.as_service_error(),
         Some(PostToConnectionError::LimitExceededException(_))
-    ) || err
-        .raw_response()
-        .is_some_and(|raw| raw.status().as_u16() == 429)
+    ) || answered(err, 429)
+}
+
+/// Whether the management API answered with HTTP `status`, whatever exception the SDK named.
+fn answered<E>(err: &SdkError<E, HttpResponse>, status: u16) -> bool {
+    err.raw_response()
+        .is_some_and(|raw| raw.status().as_u16() == status)
 }
 
 /// A 410 is Gone whether or not the SDK could name the exception: it only reports
@@ -153,9 +151,7 @@ fn is_gone(err: &SdkError<PostToConnectionError, HttpResponse>) -> bool {
     matches!(
         err.as_service_error(),
         Some(PostToConnectionError::GoneException(_))
-    ) || err
-        .raw_response()
-        .is_some_and(|raw| raw.status().as_u16() == 410)
+    ) || answered(err, 410)
 }
 
 /// What a broadcast did, for logs and tests.
