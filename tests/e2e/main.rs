@@ -1,7 +1,8 @@
 //! End-to-end tests: real WebSocket clients (tokio-tungstenite) against the local API Gateway
-//! (`quiz-local`), which runs the same handler as Lambda. Every case runs twice: on the
+//! (`quiz-local`), which runs the same handler as Lambda. Every case runs four times: on the
 //! embedded store and on DynamoDB Local (started for this process unless `DYNAMODB_ENDPOINT`
-//! names one; each test gets its own tables).
+//! names one; each test gets its own tables), each with the handler posting in process
+//! (quiz-local's default) and over HTTP to the management API (the deployed function's path).
 //!
 //! The gateway is started in-process through `LocalServer::start`, the function the
 //! `quiz-local` binary wraps: cargo gives these tests no path to another package's binary.
@@ -11,10 +12,18 @@ mod clock;
 mod flood;
 mod support;
 
-/// One `#[tokio::test]` per case, on the store `$store()` makes.
+/// One `#[tokio::test]` per case, on the store `$store()` makes, with the handler posting in
+/// process (quiz-local's default) or, with `over_http`, through its SDK client to the
+/// management API as the deployed function does.
 macro_rules! e2e_suite {
     ($store:path) => {
-        e2e_suite!(@cases $store;
+        e2e_suite!($store, false);
+    };
+    ($store:path, over_http) => {
+        e2e_suite!($store, true);
+    };
+    ($store:path, $over_http:literal) => {
+        e2e_suite!(@cases $store, $over_http;
             android_session,
             rooms_are_independent,
             reconnecting_keeps_the_score,
@@ -25,24 +34,26 @@ macro_rules! e2e_suite {
             management_api_answers_like_api_gateway,
             shutdown_closes_every_connection,
         );
-        e2e_suite!(@flood $store;
+        e2e_suite!(@flood $store, $over_http;
             a_flooder_is_held_to_the_limit_and_closed,
             a_client_that_never_reads_gets_429_not_the_room,
         );
     };
-    (@cases $store:path; $($case:ident),+ $(,)?) => {
+    (@cases $store:path, $over_http:literal; $($case:ident),+ $(,)?) => {
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $case() {
-                crate::cases::$case($store().await).await;
+                crate::support::posting_over_http($over_http, crate::cases::$case($store().await))
+                    .await;
             }
         )+
     };
-    (@flood $store:path; $($case:ident),+ $(,)?) => {
+    (@flood $store:path, $over_http:literal; $($case:ident),+ $(,)?) => {
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $case() {
-                crate::flood::$case($store().await).await;
+                crate::support::posting_over_http($over_http, crate::flood::$case($store().await))
+                    .await;
             }
         )+
     };
@@ -52,8 +63,17 @@ mod memory {
     e2e_suite!(crate::support::memory_store);
 }
 
+/// The deployed function's path: posts as signed HTTP requests to `@connections`.
+mod memory_over_http {
+    e2e_suite!(crate::support::memory_store, over_http);
+}
+
 mod dynamodb {
     e2e_suite!(crate::support::dynamo_store);
+}
+
+mod dynamodb_over_http {
+    e2e_suite!(crate::support::dynamo_store, over_http);
 }
 
 /// One `#[tokio::test]` per clock case, on the store `$store()` makes with the timers
@@ -70,7 +90,8 @@ macro_rules! clock_suite {
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $case() {
-                crate::clock::$case($store().await, $timers().await).await;
+                let case = crate::clock::$case($store().await, $timers().await);
+                crate::support::posting_over_http(false, case).await;
             }
         )+
     };
@@ -96,9 +117,9 @@ mod clock_sqs {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn an_abandoned_room_leaves_the_queue_empty() {
-        crate::clock::an_abandoned_room_leaves_the_queue_empty(
+        let case = crate::clock::an_abandoned_room_leaves_the_queue_empty(
             crate::support::memory_store().await,
-        )
-        .await;
+        );
+        crate::support::posting_over_http(false, case).await;
     }
 }

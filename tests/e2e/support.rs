@@ -96,6 +96,16 @@ pub fn hint_options(round_secs: u64) -> LocalOptions {
     }
 }
 
+tokio::task_local! {
+    /// Whether the suite running this case posts over HTTP (see [`posting_over_http`]).
+    static POST_OVER_HTTP: bool;
+}
+
+/// Runs a case with every gateway it starts posting over HTTP (`true`) or in process.
+pub async fn posting_over_http(over_http: bool, case: impl Future<Output = ()>) {
+    POST_OVER_HTTP.scope(over_http, case).await;
+}
+
 /// A gateway under test and the store it runs on.
 pub struct Gateway<S> {
     pub server: RunningServer,
@@ -103,7 +113,11 @@ pub struct Gateway<S> {
 }
 
 impl<S: TestStore> Gateway<S> {
-    pub async fn start(store: S, options: LocalOptions) -> Self {
+    /// Starts a gateway; it posts as the suite running the case says.
+    pub async fn start(store: S, mut options: LocalOptions) -> Self {
+        options.post_over_http = POST_OVER_HTTP
+            .try_with(|over_http| *over_http)
+            .expect("a case runs inside posting_over_http (see e2e_suite!)");
         let server = LocalServer::start(options, store.clone())
             .await
             .unwrap_or_else(|err| panic!("the local gateway did not start: {err}"));

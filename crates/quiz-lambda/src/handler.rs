@@ -8,6 +8,7 @@
 //! error frame back through the route response, and nothing else happens.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -17,11 +18,11 @@ use aws_lambda_events::encodings::Body;
 use lambda_runtime::LambdaEvent;
 use quiz_core::game::{Game, GameEvent, Millis, Rules, Verdict, VoteKind, VoteOutcome};
 use quiz_store::{
-    refusal_window, update_game, Admission, Binding, Connection, ConnectionId, MessageRate,
-    NewChatLine, Room, Store, StoreError, Updated, MAX_REFUSALS_PER_WINDOW,
+    refusal_window, update_loaded_game, Admission, Binding, ChatLine, Connection, ConnectionId,
+    MessageRate, NewChatLine, Room, Store, StoreError, Updated, MAX_REFUSALS_PER_WINDOW,
 };
 
-use crate::broadcast::{broadcast, ConnectionPoster, PostError};
+use crate::broadcast::{broadcast, BroadcastReport, ConnectionPoster, PostError};
 use crate::config::{DEFAULT_RATE_BURST, DEFAULT_RATE_PER_SEC};
 use crate::protocol::{
     self, chat_frame, error_frame, history_frame, notice_frame, slow_down_frame, state_frame,
@@ -135,6 +136,13 @@ pub enum TimerError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Schedule(#[from] ScheduleError),
+}
+
+/// What a move in the game read before deciding: who is in the room (the sender always
+/// among them) and the room's game, if it has one yet.
+struct RoomView {
+    ids: Vec<ConnectionId>,
+    game: Option<Game>,
 }
 
 /// A game write and the timer it calls for, if it set a new wake-up.
@@ -274,49 +282,98 @@ impl<S: Store, P: ConnectionPoster, T: TimerQueue> App<S, P, T> {
             Ok(message) => message,
             Err(err) => return Handled::frame_error(&err, None),
         };
-        let connection = match self.connection(id).await {
-            Ok(Some(connection)) => connection,
-            Ok(None) => {
-                return Handled::new(
-                    200,
-                    Some(error_frame(
-                        "not_connected",
-                        "this connection is not registered (it may have expired); reconnect",
-                    )),
-                    "not_connected",
-                    None,
-                )
-            }
-            Err(err) => return Handled::store_error(&err, None),
+        // A connection this instance knows takes its allowance with the message's own reads;
+        // for any other, the allowance's write reads its row (room and name) too.
+        let (connection, decided) = match self.cached(id) {
+            Some(connection) => (connection, None),
+            None => match self
+                .store
+                .admit_message(id, now.saturating_mul(1_000), self.message_rate)
+                .await
+            {
+                Ok(admitted) => {
+                    self.remember(admitted.connection.clone());
+                    (admitted.connection, Some(admitted.decision))
+                }
+                Err(StoreError::NotFound { .. }) => return not_connected(None),
+                Err(err) => return Handled::store_error(&err, None),
+            },
         };
         let endpoint = self.endpoint(request);
-        // A chat line takes its allowance together with the room's connections (one round
-        // trip for both); everything else takes it first.
-        if !matches!(message, ClientMessage::Chat { .. }) {
-            match self.admit(&connection, &endpoint, now).await {
-                Ok(None) => {}
-                Ok(Some(refused)) => return refused,
-                Err(err) => return Handled::store_error(&err, Some(connection.room.clone())),
-            }
-        }
+        let room = connection.room.clone();
         let result = match message {
-            ClientMessage::State => self.send_state(&connection, &endpoint, now).await,
             ClientMessage::Chat { username, content } => {
-                self.chat(&connection, username, content, &endpoint, now)
+                self.chat(&connection, decided, username, content, &endpoint, now)
                     .await
             }
-            ClientMessage::Join { username, room } => {
-                self.join(connection.clone(), username, room, &endpoint, now)
+            ClientMessage::Hint => {
+                self.vote(&connection, decided, VoteKind::Hint, &endpoint, now)
                     .await
             }
-            ClientMessage::Hint => self.vote(&connection, VoteKind::Hint, &endpoint, now).await,
             ClientMessage::GiveUp => {
-                self.vote(&connection, VoteKind::GiveUp, &endpoint, now)
+                self.vote(&connection, decided, VoteKind::GiveUp, &endpoint, now)
                     .await
             }
-            ClientMessage::History { limit } => self.history(&connection, limit).await,
+            ClientMessage::State => {
+                let reply = self.send_state(&connection, &endpoint, now);
+                self.admitted_then(&connection, decided, &endpoint, now, reply)
+                    .await
+            }
+            ClientMessage::Join {
+                username,
+                room: wanted,
+            } => {
+                let reply = self.join(connection.clone(), username, wanted, &endpoint, now);
+                self.admitted_then(&connection, decided, &endpoint, now, reply)
+                    .await
+            }
+            ClientMessage::History { limit } => {
+                let reply = self.history(&connection, limit);
+                self.admitted_then(&connection, decided, &endpoint, now, reply)
+                    .await
+            }
         };
-        result.unwrap_or_else(|err| Handled::store_error(&err, Some(connection.room.clone())))
+        result.unwrap_or_else(|err| Handled::store_error(&err, Some(room)))
+    }
+
+    /// Runs `reply` (not started until then) once the message is within the allowance.
+    async fn admitted_then(
+        &self,
+        connection: &Connection,
+        decided: Option<Admission>,
+        endpoint: &Option<String>,
+        now: Millis,
+        reply: impl Future<Output = Result<Handled, StoreError>>,
+    ) -> Result<Handled, StoreError> {
+        match self.admit(connection, decided, endpoint, now).await? {
+            Some(refused) => Ok(refused),
+            None => reply.await,
+        }
+    }
+
+    /// What a move in the game reads, all in one round trip: the sender's allowance (unless
+    /// already taken), the room's connections and the room's game. `Err` is the reply when
+    /// the message is refused.
+    async fn admit_and_read(
+        &self,
+        connection: &Connection,
+        decided: Option<Admission>,
+        endpoint: &Option<String>,
+        now: Millis,
+    ) -> Result<Result<RoomView, Handled>, StoreError> {
+        let room = &connection.room;
+        let (admission, ids, game) = tokio::join!(
+            self.admit(connection, decided, endpoint, now),
+            self.room_with(room, &connection.id),
+            self.store.load_game(room)
+        );
+        if let Some(refused) = admission? {
+            return Ok(Err(refused));
+        }
+        Ok(Ok(RoomView {
+            ids: ids?,
+            game: game?,
+        }))
     }
 
     /// Replies with the state, or broadcasts it to the room when time changed it.
@@ -342,61 +399,94 @@ impl<S: Store, P: ConnectionPoster, T: TimerQueue> App<S, P, T> {
         Ok(Handled::reply(frame, "state", room))
     }
 
+    /// A chat line: one round trip of reads, then the echo goes out while the line and any
+    /// change to the game are written; the state follows once the game's write succeeded.
     async fn chat(
         &self,
         connection: &Connection,
+        decided: Option<Admission>,
         username: Option<String>,
         content: String,
         endpoint: &Option<String>,
         now: Millis,
     ) -> Result<Handled, StoreError> {
         let room = &connection.room;
-        let (admission, ids) = tokio::join!(
-            self.admit(connection, endpoint, now),
-            self.room_with(room, &connection.id)
-        );
-        if let Some(refused) = admission? {
-            return Ok(refused);
-        }
-        let ids = ids?;
+        let RoomView { ids, game } = match self
+            .admit_and_read(connection, decided, endpoint, now)
+            .await?
+        {
+            Ok(view) => view,
+            Err(refused) => return Ok(refused),
+        };
         let player = match self.player_name(connection, username).await? {
             Ok(name) => name,
             Err(reply) => return Ok(reply),
         };
-        let Change { updated, wake } = self
-            .update(room, endpoint, now, |game, rules| {
-                game.submit(rules, &player, &content, ids.len(), now)
-            })
-            .await?;
-        let verdict = &updated.outcome.verdict;
-
-        let mut frames = vec![chat_frame(&player, &content)];
-        if shown(&updated, &wake, &updated.outcome.events) {
-            frames.push(state_frame(
-                &room.0,
-                &updated.game,
-                &self.rules,
-                StateReason::Changed,
-            ));
-        }
+        // The line is written before the game's write settles, with the verdict the game as
+        // read gives; a lost race that changes it corrects the line afterwards.
+        let expected_correct = game.as_ref().is_some_and(|game| {
+            let mut probe = game.clone();
+            let submitted = probe.submit(&self.rules, &player, &content, ids.len(), now);
+            matches!(submitted.verdict, Verdict::Correct { .. })
+        });
         let line = NewChatLine {
             room: room.clone(),
             username: player.clone(),
             content: content.clone(),
             connection_id: connection.id.clone(),
-            correct: matches!(verdict, Verdict::Correct { .. }),
+            correct: expected_correct,
             sent_at: now,
             expires_at: Some(quiz_store::epoch_seconds(now) + CHAT_RETENTION_SECS),
         };
-        let (saved, _) = tokio::join!(
-            self.store.append_chat(&line),
-            self.announce(endpoint, &ids, &frames, wake, now)
+        let echo = [chat_frame(&player, &content)];
+        let (echoed, decided, saved) = tokio::join!(
+            self.broadcast(endpoint, &ids, &echo, now),
+            self.update_loaded(room, game, endpoint, now, |game, rules| {
+                game.submit(rules, &player, &content, ids.len(), now)
+            }),
+            self.store.append_chat(&line)
         );
-        if let Err(err) = saved {
-            tracing::warn!(error = %err, "could not store a chat line");
+        let Change { updated, wake } = match decided {
+            Ok(change) => change,
+            Err(err) => {
+                // Shown and stored as a chat line, but not judged: the player may send it again.
+                if let Ok(stored) = &saved {
+                    self.correct_chat_line(stored, false).await;
+                }
+                return Err(err);
+            }
+        };
+        let verdict = &updated.outcome.verdict;
+        if shown(&updated, &wake, &updated.outcome.events) {
+            // After the echo, so each connection sees the chat line before the state it caused.
+            let still_here: Vec<ConnectionId> = ids
+                .iter()
+                .filter(|id| !echoed.gone.contains(id))
+                .cloned()
+                .collect();
+            let state = state_frame(&room.0, &updated.game, &self.rules, StateReason::Changed);
+            self.announce(endpoint, &still_here, &[state], wake, now)
+                .await;
+        }
+        match saved {
+            Ok(stored) => {
+                self.correct_chat_line(&stored, matches!(verdict, Verdict::Correct { .. }))
+                    .await
+            }
+            Err(err) => tracing::warn!(error = %err, "could not store a chat line"),
         }
         let (outcome, reply) = verdict_reply(verdict);
         Ok(Handled::new(200, reply, outcome, Some(room.clone())))
+    }
+
+    /// Makes a stored line's verdict `correct` if it is not already.
+    async fn correct_chat_line(&self, stored: &ChatLine, correct: bool) {
+        if stored.correct == correct {
+            return;
+        }
+        if let Err(err) = self.store.set_chat_correct(stored, correct).await {
+            tracing::warn!(error = %err, "could not correct a chat line's verdict");
+        }
     }
 
     async fn join(
@@ -427,6 +517,7 @@ impl<S: Store, P: ConnectionPoster, T: TimerQueue> App<S, P, T> {
     async fn vote(
         &self,
         connection: &Connection,
+        decided: Option<Admission>,
         kind: VoteKind,
         endpoint: &Option<String>,
         now: Millis,
@@ -442,9 +533,15 @@ impl<S: Store, P: ConnectionPoster, T: TimerQueue> App<S, P, T> {
                 room,
             ));
         };
-        let ids = self.room_with(room, &connection.id).await?;
+        let RoomView { ids, game } = match self
+            .admit_and_read(connection, decided, endpoint, now)
+            .await?
+        {
+            Ok(view) => view,
+            Err(refused) => return Ok(refused),
+        };
         let Change { updated, wake } = self
-            .update(room, endpoint, now, |game, rules| {
+            .update_loaded(room, game, endpoint, now, |game, rules| {
                 game.vote(rules, kind, &player, ids.len(), now)
             })
             .await?;
@@ -477,31 +574,34 @@ impl<S: Store, P: ConnectionPoster, T: TimerQueue> App<S, P, T> {
     /// Takes one message from the connection's allowance. `Some` is the reply when the
     /// message is over the limit (`slow_down`; a connection that keeps going is closed) or the
     /// connection is gone: then nothing else happens.
+    /// `decided` is the decision when it was already taken (with the connection's read).
     async fn admit(
         &self,
         connection: &Connection,
+        decided: Option<Admission>,
         endpoint: &Option<String>,
         now: Millis,
     ) -> Result<Option<Handled>, StoreError> {
         let id = &connection.id;
         let room = &connection.room;
-        let now_us = now.saturating_mul(1_000);
-        let retry_after_us = match self
-            .store
-            .admit_message(id, now_us, self.message_rate)
-            .await
-        {
-            Ok(Admission::Admitted) => return Ok(None),
-            Ok(Admission::Refused { retry_after_us }) => retry_after_us,
-            Err(StoreError::NotFound { .. }) => {
-                self.forget(id);
-                return Ok(Some(Handled::reply(
-                    error_frame("not_connected", "this connection expired; reconnect"),
-                    "not_connected",
-                    room,
-                )));
-            }
-            Err(err) => return Err(err),
+        let decision = match decided {
+            Some(decision) => decision,
+            None => match self
+                .store
+                .admit_message(id, now.saturating_mul(1_000), self.message_rate)
+                .await
+            {
+                Ok(admitted) => admitted.decision,
+                Err(StoreError::NotFound { .. }) => {
+                    self.forget(id);
+                    return Ok(Some(not_connected(Some(room.clone()))));
+                }
+                Err(err) => return Err(err),
+            },
+        };
+        let retry_after_us = match decision {
+            Admission::Admitted => return Ok(None),
+            Admission::Refused { retry_after_us } => retry_after_us,
         };
         let refusals = match self.store.count_refusal(id, refusal_window(now)).await {
             Ok(count) => count,
@@ -590,15 +690,29 @@ impl<S: Store, P: ConnectionPoster, T: TimerQueue> App<S, P, T> {
         room: &Room,
         endpoint: &Option<String>,
         now: Millis,
+        apply: impl FnMut(&mut Game, &Rules) -> O,
+    ) -> Result<Change<O>, StoreError> {
+        let loaded = self.store.load_game(room).await?;
+        self.update_loaded(room, loaded, endpoint, now, apply).await
+    }
+
+    /// [`App::update`] on the game as already read; a lost race reads it again.
+    async fn update_loaded<O>(
+        &self,
+        room: &Room,
+        loaded: Option<Game>,
+        endpoint: &Option<String>,
+        now: Millis,
         mut apply: impl FnMut(&mut Game, &Rules) -> O,
     ) -> Result<Change<O>, StoreError> {
         let (id, seed) = (u64::from(rand::random::<u32>()), rand::random::<u64>());
         let rules = &self.rules;
         // Whether this attempt's game was just created: its wake-up is new too.
         let created = AtomicBool::new(false);
-        let updated = update_game(
+        let updated = update_loaded_game(
             &self.store,
             room,
+            loaded,
             || {
                 created.store(true, Ordering::Relaxed);
                 Game::new(rules, id, seed, now)
@@ -792,13 +906,14 @@ impl<S: Store, P: ConnectionPoster, T: TimerQueue> App<S, P, T> {
         ids: &[ConnectionId],
         frames: &[String],
         now: Millis,
-    ) {
+    ) -> BroadcastReport {
         let Some(endpoint) = endpoint else {
             tracing::error!("no management endpoint: the event has no domainName and APIGW_MANAGEMENT_ENDPOINT is not set");
-            return;
+            return BroadcastReport::default();
         };
         let report = broadcast(&self.poster, &self.store, endpoint, ids, frames, now).await;
         tracing::debug!(?report, "broadcast");
+        report
     }
 
     fn endpoint(&self, request: &ApiGatewayWebsocketProxyRequest) -> Option<String> {
@@ -809,17 +924,6 @@ impl<S: Store, P: ConnectionPoster, T: TimerQueue> App<S, P, T> {
         let domain = context.domain_name.as_deref()?;
         let stage = context.stage.as_deref().unwrap_or_default();
         Some(format!("https://{domain}/{stage}"))
-    }
-
-    async fn connection(&self, id: &ConnectionId) -> Result<Option<Connection>, StoreError> {
-        if let Some(connection) = self.cached(id) {
-            return Ok(Some(connection));
-        }
-        let connection = self.store.get_connection(id).await?;
-        if let Some(connection) = &connection {
-            self.remember(connection.clone());
-        }
-        Ok(connection)
     }
 
     fn cached(&self, id: &ConnectionId) -> Option<Connection> {
@@ -855,6 +959,18 @@ impl<S: Store, P: ConnectionPoster, T: TimerQueue> App<S, P, T> {
 /// game's bookkeeping (the round heard from a player) is saved and not broadcast.
 fn shown<O>(updated: &Updated<O>, wake: &Option<Timer>, events: &[GameEvent]) -> bool {
     updated.changed && (wake.is_some() || events.iter().any(GameEvent::is_seen_by_players))
+}
+
+fn not_connected(room: Option<Room>) -> Handled {
+    Handled::new(
+        200,
+        Some(error_frame(
+            "not_connected",
+            "this connection is not registered (it may have expired); reconnect",
+        )),
+        "not_connected",
+        room,
+    )
 }
 
 fn name_taken(bound: &str, room: &Room) -> Handled {

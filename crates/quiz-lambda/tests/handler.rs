@@ -857,17 +857,37 @@ async fn a_redelivered_timer_that_finds_nothing_due_schedules_the_next_wake_up()
     );
 }
 
-/// A store that slips a counted vote into the room's game just before the first game save:
-/// a write that changes the game but not its wake-up, landing between a timer's read and
-/// its write.
+/// A store that, once armed, slips another player's move into the room's game just before
+/// the next game save: a write landing between a handler's read and its write.
 #[derive(Clone)]
-struct VoteSlipsIn {
+struct SlipsIn {
     inner: MemoryStore,
     rules: Rules,
     armed: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// The other player's move.
+    slip: fn(&Rules, &mut quiz_core::game::Game),
 }
 
-impl Store for VoteSlipsIn {
+/// A counted give-up vote: it changes the game but not its wake-up.
+fn a_vote_slips_in(rules: &Rules, game: &mut quiz_core::game::Game) {
+    let before = game.next_wake(rules);
+    let at = game.round_started_at() + 1;
+    let vote = game.vote(rules, quiz_core::game::VoteKind::GiveUp, "준호", 2, at);
+    assert!(!vote.events.is_empty() && game.next_wake(rules) == before);
+}
+
+/// Junho answers the round's question first.
+fn a_win_slips_in(rules: &Rules, game: &mut quiz_core::game::Game) {
+    let answer = game.question().to_owned();
+    let at = game.round_started_at() + 1;
+    let submitted = game.submit(rules, "준호", &answer, 2, at);
+    assert!(matches!(
+        submitted.verdict,
+        quiz_core::game::Verdict::Correct { .. }
+    ));
+}
+
+impl Store for SlipsIn {
     async fn put_connection(
         &self,
         c: &quiz_store::Connection,
@@ -902,7 +922,7 @@ impl Store for VoteSlipsIn {
         id: &ConnectionId,
         now: u64,
         rate: MessageRate,
-    ) -> Result<quiz_store::Admission, quiz_store::StoreError> {
+    ) -> Result<quiz_store::MessageAdmission, quiz_store::StoreError> {
         self.inner.admit_message(id, now, rate).await
     }
     async fn count_refusal(
@@ -923,6 +943,13 @@ impl Store for VoteSlipsIn {
         line: &quiz_store::NewChatLine,
     ) -> Result<quiz_store::ChatLine, quiz_store::StoreError> {
         self.inner.append_chat(line).await
+    }
+    async fn set_chat_correct(
+        &self,
+        line: &quiz_store::ChatLine,
+        correct: bool,
+    ) -> Result<(), quiz_store::StoreError> {
+        self.inner.set_chat_correct(line, correct).await
     }
     async fn recent_chat(
         &self,
@@ -946,15 +973,7 @@ impl Store for VoteSlipsIn {
         if self.armed.swap(false, std::sync::atomic::Ordering::SeqCst) {
             let mut current = self.inner.load_game(room).await?.expect("a game");
             let version = current.version();
-            let before = current.next_wake(&self.rules);
-            let vote = current.vote(
-                &self.rules,
-                quiz_core::game::VoteKind::GiveUp,
-                "준호",
-                2,
-                current.round_started_at() + 1,
-            );
-            assert!(!vote.events.is_empty() && current.next_wake(&self.rules) == before);
+            (self.slip)(&self.rules, &mut current);
             self.inner.save_game(room, &current, Some(version)).await?;
         }
         self.inner.save_game(room, game, expected).await
@@ -963,10 +982,11 @@ impl Store for VoteSlipsIn {
 
 #[tokio::test]
 async fn a_timer_that_loses_its_write_to_another_change_looks_again() {
-    let store = VoteSlipsIn {
+    let store = SlipsIn {
         inner: MemoryStore::new(),
         rules: rules(),
         armed: Default::default(),
+        slip: a_vote_slips_in,
     };
     let app = App::new(
         store.clone(),
@@ -1033,4 +1053,71 @@ async fn a_throttled_connection_misses_the_frame_and_keeps_its_row() {
         .await
         .unwrap()
         .is_some());
+}
+
+/// A chat line is written while the game decides. When a rival's answer lands first, the
+/// line the first attempt stored as correct is corrected, the rival is the one winner, and
+/// everyone still gets the chat before the state.
+#[tokio::test]
+async fn an_answer_that_loses_the_race_is_stored_as_not_correct() {
+    let store = SlipsIn {
+        inner: MemoryStore::new(),
+        rules: rules(),
+        armed: Default::default(),
+        slip: a_win_slips_in,
+    };
+    let app = App::new(
+        store.clone(),
+        RecordingPoster::default(),
+        RecordingTimers::default(),
+        rules(),
+        None,
+    )
+    .with_message_rate(MessageRate::new(100_000, 1_000.0));
+    let mut junho = from(fixture("connect.json"), JUNHO);
+    junho.query_string_parameters = "room=general&username=준호".parse().unwrap();
+    for event in [
+        fixture("connect.json"),
+        junho,
+        fixture("message-start.json"),
+    ] {
+        app.handle(LambdaEvent::new(event, Context::default()))
+            .await
+            .unwrap();
+    }
+    let room = Room("general".into());
+    let before = store.inner.load_game(&room).await.unwrap().unwrap();
+    app.poster().clear();
+
+    store.armed.store(true, std::sync::atomic::Ordering::SeqCst);
+    let answer = before.question().to_owned();
+    let response = app
+        .handle(LambdaEvent::new(
+            with_body(
+                fixture("message-chat.json"),
+                &format!(r#"{{"username":"민지","content":"{answer}"}}"#),
+            ),
+            Context::default(),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(body(&response).unwrap()["code"], "already_answered");
+
+    let game = store.inner.load_game(&room).await.unwrap().unwrap();
+    assert_eq!(game.round(), before.round() + 1);
+    assert_eq!(game.score("준호"), 1);
+    assert_eq!(game.score("민지"), 0, "one winner");
+    let history = store.inner.recent_chat(&room, 10).await.unwrap();
+    let line = history.iter().find(|l| l.content == answer).unwrap();
+    assert_eq!(line.username, "민지");
+    assert!(
+        !line.correct,
+        "the stored verdict follows the game's: {line:?}"
+    );
+    // Minji's game write lost, so the state the room gets is the one her retry found.
+    for id in [MINJI, JUNHO] {
+        let frames = app.poster().frames_to(id);
+        assert_eq!(frames[0]["content"], answer.as_str(), "{frames:?}");
+        assert!(frames[1..].iter().all(|f| f.get("content").is_none()));
+    }
 }

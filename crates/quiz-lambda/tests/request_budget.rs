@@ -1,21 +1,31 @@
-//! How many DynamoDB requests and PostToConnection calls each kind of event costs, counted on
-//! the wire against DynamoDB Local (an SDK interceptor sees every HTTP request, retries
-//! included), not estimated.
+//! How many DynamoDB requests and PostToConnection calls each kind of event costs, and how
+//! many of the requests wait on each other, measured on the wire against DynamoDB Local (an
+//! SDK interceptor sees every HTTP request, retries included), not estimated.
 //!
 //! The budget: a plain chat at most 4 DynamoDB requests, a correct answer at most 5, no Scan;
-//! one of them is the message limit's conditional UpdateItem on the sender's row. A
-//! connection seen for the first time by a warm instance pays one more GetItem, and a round's
-//! first message one more PutItem (the game notes the round was not silent). A timer
-//! that fires costs 3 (two reads at once, one write) and schedules the next; a stale one
-//! reads twice and writes, posts and schedules nothing.
+//! one of them is the message limit's conditional UpdateItem on the sender's row, which also
+//! reads the row of a connection the instance has not seen yet. A round's first message pays
+//! one more PutItem (the game notes the round was not silent). A timer that fires costs 3
+//! (two reads at once, one write) and schedules the next; a stale one reads twice and writes,
+//! posts and schedules nothing.
+//!
+//! The round trips: DynamoDB's answers pass through a proxy that holds each back, so requests
+//! sent at once overlap and requests that wait on an answer do not. A chat's reads go out
+//! together, its echo right after them, and the chat line is written while it is posted: one
+//! round trip before the first post and two in all, also for a correct answer, whose state
+//! frame is posted only after its game write ended.
 //! `cargo test -p quiz-lambda --test request_budget -- --nocapture` prints the table.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
-use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
+use aws_sdk_dynamodb::config::interceptors::{
+    BeforeDeserializationInterceptorContextRef, BeforeTransmitInterceptorContextRef,
+};
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
+use aws_smithy_types::config_bag::{Storable, StoreReplace};
 use lambda_runtime::{Context, LambdaEvent};
 use quiz_core::game::{GameConfig, Rules};
 use quiz_core::words::{parse_word_list, WordBank};
@@ -24,27 +34,49 @@ use quiz_lambda::handler::{App, TimerOutcome};
 use quiz_lambda::timers::{ScheduleError, Timer, TimerQueue};
 use quiz_store::{ConnectionId, DynamoStore, TableNames};
 use quiz_testkit::dynamodb_local;
+use quiz_testkit::latency::LatencyProxy;
 
-/// Counts DynamoDB operations by their `X-Amz-Target` header.
+/// How long the proxy holds back each of DynamoDB's answers: far longer than the handler
+/// needs between sending requests it sends at once.
+const HELD_BACK: Duration = Duration::from_millis(40);
+
+/// One DynamoDB request on the wire: its operation, and when it was sent and answered.
+#[derive(Debug, Clone)]
+struct Request {
+    operation: String,
+    table: String,
+    sent: Instant,
+    answered: Instant,
+}
+
+/// The request in flight: its operation and when it was sent, kept in its config bag.
+#[derive(Debug, Clone)]
+struct Sent(String, String, Instant);
+
+impl Storable for Sent {
+    type Storer = StoreReplace<Sent>;
+}
+
+/// Records every DynamoDB request: its operation (the `X-Amz-Target` header) and timing.
 #[derive(Debug, Clone, Default)]
-struct RequestCounter(Arc<Mutex<BTreeMap<String, u32>>>);
+struct RequestLog(Arc<Mutex<Vec<Request>>>);
 
-impl RequestCounter {
-    fn take(&self) -> BTreeMap<String, u32> {
+impl RequestLog {
+    fn take(&self) -> Vec<Request> {
         std::mem::take(&mut *self.0.lock().unwrap())
     }
 }
 
-impl Intercept for RequestCounter {
+impl Intercept for RequestLog {
     fn name(&self) -> &'static str {
-        "RequestCounter"
+        "RequestLog"
     }
 
     fn read_before_transmit(
         &self,
         context: &BeforeTransmitInterceptorContextRef<'_>,
         _runtime_components: &RuntimeComponents,
-        _cfg: &mut ConfigBag,
+        cfg: &mut ConfigBag,
     ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
         let target = context
             .request()
@@ -52,16 +84,44 @@ impl Intercept for RequestCounter {
             .get("x-amz-target")
             .unwrap_or("unknown");
         let operation = target.rsplit('.').next().unwrap_or(target).to_owned();
-        *self.0.lock().unwrap().entry(operation).or_insert(0) += 1;
+        let table = context
+            .request()
+            .body()
+            .bytes()
+            .and_then(|body| serde_json::from_slice::<serde_json::Value>(body).ok())
+            .and_then(|body| body["TableName"].as_str().map(str::to_owned))
+            .unwrap_or_default();
+        cfg.interceptor_state()
+            .store_put(Sent(operation, table, Instant::now()));
+        Ok(())
+    }
+
+    fn read_before_deserialization(
+        &self,
+        _context: &BeforeDeserializationInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
+        let answered = Instant::now();
+        let Some(Sent(operation, table, sent)) = cfg.load::<Sent>().cloned() else {
+            return Err("a request was answered that was never seen being sent".into());
+        };
+        self.0.lock().unwrap().push(Request {
+            operation,
+            table,
+            sent,
+            answered,
+        });
         Ok(())
     }
 }
 
+/// Counts posts and notes when each was made.
 #[derive(Default)]
-struct CountingPoster(Mutex<u32>);
+struct CountingPoster(Mutex<Vec<Instant>>);
 
 impl CountingPoster {
-    fn take(&self) -> u32 {
+    fn take(&self) -> Vec<Instant> {
         std::mem::take(&mut *self.0.lock().unwrap())
     }
 }
@@ -73,13 +133,40 @@ impl ConnectionPoster for CountingPoster {
         _id: &ConnectionId,
         _frame: &str,
     ) -> Result<(), PostError> {
-        *self.0.lock().unwrap() += 1;
+        self.0.lock().unwrap().push(Instant::now());
         Ok(())
     }
 
     async fn disconnect(&self, _endpoint: &str, id: &ConnectionId) -> Result<(), PostError> {
         panic!("nothing in the request budget floods, yet {id} was disconnected");
     }
+}
+
+/// How many requests in `requests` waited on each other: the longest chain in which each was
+/// sent after the one before it was answered.
+fn round_trips(requests: &[Request]) -> usize {
+    let mut sorted: Vec<&Request> = requests.iter().collect();
+    sorted.sort_by_key(|r| r.sent);
+    let mut depth: Vec<usize> = Vec::with_capacity(sorted.len());
+    for (i, request) in sorted.iter().enumerate() {
+        let before = (0..i)
+            .filter(|&j| sorted[j].answered <= request.sent)
+            .map(|j| depth[j])
+            .max()
+            .unwrap_or(0);
+        depth.push(before + 1);
+    }
+    depth.into_iter().max().unwrap_or(0)
+}
+
+/// The round trips that ended before `instant`.
+fn round_trips_before(requests: &[Request], instant: Instant) -> usize {
+    let before: Vec<Request> = requests
+        .iter()
+        .filter(|r| r.answered <= instant)
+        .cloned()
+        .collect();
+    round_trips(&before)
 }
 
 /// Keeps the timers the handler schedules, to count and to fire them.
@@ -137,14 +224,15 @@ fn rules() -> Rules {
 }
 
 async fn app_on(
-    client: &aws_sdk_dynamodb::Client,
+    endpoint: &str,
     tables: &TableNames,
-    counter: &RequestCounter,
+    log: &RequestLog,
 ) -> App<DynamoStore, CountingPoster, KeptTimers> {
+    let client = dynamodb_local::client_for(endpoint);
     let config = client
         .config()
         .to_builder()
-        .interceptor(counter.clone())
+        .interceptor(log.clone())
         .build();
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(config), tables.clone());
     App::new(
@@ -156,15 +244,48 @@ async fn app_on(
     )
 }
 
-#[tokio::test]
+/// What one event cost.
+struct Measured {
+    label: String,
+    requests: Vec<Request>,
+    posts: Vec<Instant>,
+    timers: usize,
+}
+
+impl Measured {
+    fn total(&self) -> usize {
+        self.requests.len()
+    }
+
+    fn operations(&self) -> BTreeMap<String, usize> {
+        let mut counted = BTreeMap::new();
+        for request in &self.requests {
+            *counted.entry(request.operation.clone()).or_insert(0) += 1;
+        }
+        counted
+    }
+
+    /// Round trips in a row: in all, and before the first post.
+    fn round_trips(&self) -> (usize, Option<usize>) {
+        let first_post = self.posts.iter().min();
+        (
+            round_trips(&self.requests),
+            first_post.map(|&at| round_trips_before(&self.requests, at)),
+        )
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_event_stays_within_its_request_budget() {
     let local = dynamodb_local::local_dynamo().await.unwrap();
     let tables = TableNames::with_prefix(&dynamodb_local::unique_prefix());
     quiz_store::create_tables(&local.client(), &tables)
         .await
         .unwrap();
-    let counter = RequestCounter::default();
-    let warm = app_on(&local.client(), &tables, &counter).await;
+    let upstream = local.endpoint().trim_start_matches("http://");
+    let proxy = LatencyProxy::start(upstream, HELD_BACK).await.unwrap();
+    let log = RequestLog::default();
+    let warm = app_on(&proxy.endpoint(), &tables, &log).await;
 
     let (minji, junho) = ("L0SM9cOFvHcCIhw=", "L0SN4dLfPHcCJ2Q=");
     let steps: Vec<(&str, &str, ApiGatewayWebsocketProxyRequest)> = vec![
@@ -177,6 +298,7 @@ async fn each_event_stays_within_its_request_budget() {
         ),
         ("start!", junho, event("message-start.json", junho, None)),
         ("chat", minji, event("message-chat.json", minji, None)),
+        ("chat again", minji, event("message-chat.json", minji, None)),
         (
             "correct answer",
             minji,
@@ -206,12 +328,12 @@ async fn each_event_stays_within_its_request_budget() {
             .await
             .unwrap();
         let timers = warm.timers().take();
-        table.push((
-            label.to_owned(),
-            counter.take(),
-            warm.poster().take(),
-            timers.len(),
-        ));
+        table.push(Measured {
+            label: label.to_owned(),
+            requests: log.take(),
+            posts: warm.poster().take(),
+            timers: timers.len(),
+        });
         scheduled.extend(timers);
     }
 
@@ -225,16 +347,16 @@ async fn each_event_stays_within_its_request_budget() {
             warm.fire_timer(&timer, timer.at, false).await.unwrap(),
             outcome
         );
-        table.push((
-            label.to_owned(),
-            counter.take(),
-            warm.poster().take(),
-            warm.timers().take().len(),
-        ));
+        table.push(Measured {
+            label: label.to_owned(),
+            requests: log.take(),
+            posts: warm.poster().take(),
+            timers: warm.timers().take().len(),
+        });
     }
 
-    // A cold instance has not seen the connection yet: one more GetItem.
-    let cold = app_on(&local.client(), &tables, &counter).await;
+    // A cold instance has not seen the connection yet: the allowance's write reads its row.
+    let cold = app_on(&proxy.endpoint(), &tables, &log).await;
     let mut chat = event(
         "message-chat.json",
         minji,
@@ -244,37 +366,49 @@ async fn each_event_stays_within_its_request_budget() {
     cold.handle(LambdaEvent::new(chat, Context::default()))
         .await
         .unwrap();
-    table.push((
-        "chat (cold instance)".to_owned(),
-        counter.take(),
-        cold.poster().take(),
-        cold.timers().take().len(),
-    ));
+    table.push(Measured {
+        label: "chat (cold instance)".to_owned(),
+        requests: log.take(),
+        posts: cold.poster().take(),
+        timers: cold.timers().take().len(),
+    });
 
     println!(
-        "{:<28} {:>5}  {:<55} {:>5} {:>6}",
-        "event", "total", "DynamoDB requests", "posts", "timers"
+        "{:<28} {:>5}  {:<55} {:>5} {:>6} {:>11} {:>11}",
+        "event", "total", "DynamoDB requests", "posts", "timers", "round trips", "before post"
     );
-    for (label, requests, posts, timers) in &table {
-        let total: u32 = requests.values().sum();
+    for measured in &table {
+        let (in_all, before_post) = measured.round_trips();
         println!(
-            "{label:<28} {total:>5}  {:<55} {posts:>5} {timers:>6}",
-            format!("{requests:?}")
+            "{:<28} {:>5}  {:<55} {:>5} {:>6} {in_all:>11} {:>11}",
+            measured.label,
+            measured.total(),
+            format!("{:?}", measured.operations()),
+            measured.posts.len(),
+            measured.timers,
+            before_post.map_or("-".to_owned(), |n| n.to_string()),
         );
     }
 
-    let count = |label: &str| -> (u32, BTreeMap<String, u32>, u32) {
-        let (_, requests, posts, _) = table.iter().find(|(l, ..)| l == label).unwrap();
-        (requests.values().sum(), requests.clone(), *posts)
+    let find = |label: &str| -> &Measured { table.iter().find(|m| m.label == label).unwrap() };
+    let count = |label: &str| -> (usize, BTreeMap<String, usize>, usize) {
+        let measured = find(label);
+        (
+            measured.total(),
+            measured.operations(),
+            measured.posts.len(),
+        )
     };
-    let timers = |label: &str| -> usize { table.iter().find(|(l, ..)| l == label).unwrap().3 };
-    for (_, requests, _, _) in &table {
+    let timers = |label: &str| -> usize { find(label).timers };
+    let round_trips_of = |label: &str| -> (usize, Option<usize>) { find(label).round_trips() };
+    for measured in &table {
         assert!(
-            !requests.contains_key("Scan"),
-            "no event may Scan: {requests:?}"
+            !measured.operations().contains_key("Scan"),
+            "no event may Scan: {:?}",
+            measured.operations()
         );
     }
-    let ops = |pairs: &[(&str, u32)]| -> BTreeMap<String, u32> {
+    let ops = |pairs: &[(&str, usize)]| -> BTreeMap<String, usize> {
         pairs.iter().map(|(k, v)| (k.to_string(), *v)).collect()
     };
     assert_eq!(count("connect"), (1, ops(&[("PutItem", 1)]), 0));
@@ -298,19 +432,15 @@ async fn each_event_stays_within_its_request_budget() {
         count("start!"),
         (2, ops(&[("GetItem", 1), ("UpdateItem", 1)]), 0)
     );
-    assert_eq!(
-        count("chat"),
-        (
-            4,
-            ops(&[
-                ("GetItem", 1),
-                ("PutItem", 1),
-                ("Query", 1),
-                ("UpdateItem", 1)
-            ]),
-            2
-        )
-    );
+    // "start!" was the round's first chat, so these write only their lines.
+    let chat_ops = ops(&[
+        ("GetItem", 1),
+        ("PutItem", 1),
+        ("Query", 1),
+        ("UpdateItem", 1),
+    ]);
+    assert_eq!(count("chat"), (4, chat_ops.clone(), 2));
+    assert_eq!(count("chat again"), (4, chat_ops.clone(), 2));
     assert_eq!(
         count("correct answer"),
         (
@@ -324,33 +454,65 @@ async fn each_event_stays_within_its_request_budget() {
             4
         )
     );
+    // One round trip before the echo, two in all, whether or not the game changed.
+    for label in ["chat", "chat again", "correct answer"] {
+        assert_eq!(round_trips_of(label), (2, Some(1)), "{label}");
+    }
+    // The correct answer's state frames leave only after its game write was answered.
+    let correct = find("correct answer");
+    let game_saved = correct
+        .requests
+        .iter()
+        .find(|r| r.operation == "PutItem" && r.table == tables.game)
+        .expect("the correct answer saved the game")
+        .answered;
+    let mut posts = correct.posts.clone();
+    posts.sort();
+    assert!(
+        posts[..2].iter().all(|&at| at < game_saved),
+        "the echo first"
+    );
+    assert!(
+        posts[2..].iter().all(|&at| at >= game_saved),
+        "then the state"
+    );
     assert_eq!(count("broken frame"), (0, ops(&[]), 0));
     assert_eq!(count("disconnect"), (1, ops(&[("DeleteItem", 1)]), 0));
     // A new game and a new round set a wake-up; nothing else does.
     assert_eq!(timers("start! (creates the game)"), 1);
     assert_eq!(timers("correct answer"), 1);
-    for label in ["connect", "start!", "chat", "broken frame", "disconnect"] {
+    for label in [
+        "connect",
+        "start!",
+        "chat",
+        "chat again",
+        "broken frame",
+        "disconnect",
+    ] {
         assert_eq!(timers(label), 0, "{label}");
     }
-    // After Junho left, the room has one connection: one post per timer that fires. The cold
-    // instance's chat is also round 2's first message, which marks the round as heard from
-    // (a game write; nothing more is broadcast than the chat line).
+    // After Junho left, the room has one connection: one post per timer that fires. Its two
+    // reads go out at once.
     assert_eq!(
         count("timer (hint)"),
         (3, ops(&[("GetItem", 1), ("PutItem", 1), ("Query", 1)]), 1)
     );
+    assert_eq!(round_trips_of("timer (hint)"), (2, Some(2)));
     assert_eq!(timers("timer (hint)"), 1);
     assert_eq!(
         count("timer (stale, again)"),
         (2, ops(&[("GetItem", 1), ("Query", 1)]), 0)
     );
     assert_eq!(timers("timer (stale, again)"), 0);
+    // The cold instance's chat is also round 2's first message, which marks the round as
+    // heard from (a game write; nothing more is broadcast than the chat line). The row comes
+    // with the allowance, so the room's reads wait for one round trip more.
     assert_eq!(
         count("chat (cold instance)"),
         (
-            6,
+            5,
             ops(&[
-                ("GetItem", 2),
+                ("GetItem", 1),
                 ("PutItem", 2),
                 ("Query", 1),
                 ("UpdateItem", 1)
@@ -358,4 +520,5 @@ async fn each_event_stays_within_its_request_budget() {
             1
         )
     );
+    assert_eq!(round_trips_of("chat (cold instance)"), (3, Some(2)));
 }

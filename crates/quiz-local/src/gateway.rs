@@ -41,7 +41,8 @@ pub struct Gateway {
     pub api: ApiInfo,
     pub local_addr: SocketAddr,
     pub integration: Integration,
-    pub registry: Registry,
+    /// Shared with the in-process poster, which is built before the gateway.
+    pub registry: Arc<Registry>,
     pub idle_timeout: Duration,
     pub max_connection_duration: Duration,
     /// Each connection's cap on posted bytes not yet sent.

@@ -34,11 +34,15 @@
 //!   `disconnectStatusCode` and `disconnectReason` as API Gateway reports them.
 //! - **The management API** (`@connections`) answers on the same port under the stage path
 //!   (`POST`, `GET` and `DELETE` `/{stage}/@connections/{id}`; 410 Gone for ids that are not
-//!   connected). The handler's real [`ApiGatewayPoster`](quiz_lambda::broadcast::ApiGatewayPoster)
-//!   is pointed at it through the App's management-endpoint override (what
+//!   connected), for any client that wants it.
+//! - **The handler's posts** go straight into the connections by default, with the management
+//!   API's answers (410 for a gone connection, which the broadcast prunes; 413 over 128 KB; 429
+//!   for a full buffer) and none of its cost: no signing, HTTP or JSON per frame. With
+//!   [`LocalOptions::post_over_http`] (`--post-over-http`) the handler's real
+//!   [`ApiGatewayPoster`](quiz_lambda::broadcast::ApiGatewayPoster) is pointed at the
+//!   management API instead, through the App's management-endpoint override (what
 //!   `APIGW_MANAGEMENT_ENDPOINT` sets in Lambda), with dummy credentials, and talks HTTP to it
-//!   exactly as it does in AWS: a connection that is gone answers 410 and the broadcast prunes
-//!   its row.
+//!   exactly as it does in AWS.
 //!
 //! [`LocalServer::start`] is the whole server as a library call: the `quiz-local` binary is a
 //! thin wrapper around it, and the end-to-end tests start it in-process on port 0 (cargo gives
@@ -64,6 +68,7 @@
 //! `timers` runs the rounds' timers (in process, or on an SQS API with `--sqs-endpoint`) and
 //! hands each that fires to the same `App`.
 
+mod delivery;
 pub mod events;
 mod gateway;
 mod management;

@@ -80,6 +80,12 @@ struct Args {
     #[arg(long, value_name = "BYTES", value_parser = outbound_bytes)]
     max_outbound_bytes: Option<usize>,
 
+    /// Deliver the handler's posts through its AWS SDK client to this server's management API
+    /// over HTTP (signed PostToConnection requests), as the deployed function does, instead of
+    /// straight into the connections. Same answers (410, 413, 429), several times slower.
+    #[arg(long)]
+    post_over_http: bool,
+
     /// The queue for --sqs-endpoint, created if missing.
     #[arg(
         long,
@@ -161,6 +167,7 @@ async fn run(args: Args) -> Result<(), LocalError> {
             .unwrap_or(quiz_local::MAX_OUTBOUND_BYTES),
         rate_burst: args.rate_burst,
         rate_per_sec: args.rate_per_sec,
+        post_over_http: args.post_over_http,
         timers: match args.sqs_endpoint {
             Some(endpoint) => TimerBackend::Sqs {
                 endpoint,

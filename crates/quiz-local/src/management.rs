@@ -11,7 +11,7 @@
 //!
 //! An id that is not connected answers `410 Gone` with `{"message":"Gone"}` and
 //! `x-amzn-errortype: GoneException`, which is what makes the SDK report `GoneException` and
-//! the broadcast delete the row. A post over [`MAX_MESSAGE_BYTES`] answers
+//! the broadcast delete the row. A post over [`crate::gateway::MAX_MESSAGE_BYTES`] answers
 //! `413 PayloadTooLargeException`, as API Gateway does, and a post to a connection that has
 //! more than its cap ([`crate::gateway::MAX_OUTBOUND_BYTES`] by default) posted and not yet
 //! sent, because its client is not reading, answers `429 LimitExceededException`: the frame is
@@ -28,9 +28,10 @@ use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
+use crate::delivery::{self, Undelivered};
 use crate::events::iso8601;
-use crate::gateway::{Gateway, MAX_MESSAGE_BYTES};
-use crate::registry::{OutFrame, Outbound};
+use crate::gateway::Gateway;
+use crate::registry::OutFrame;
 
 /// `PostToConnection`.
 pub async fn post_to_connection(
@@ -38,35 +39,13 @@ pub async fn post_to_connection(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Response {
-    if body.len() > MAX_MESSAGE_BYTES {
-        return error(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "PayloadTooLargeException",
-            "Message too long",
-        );
-    }
-    let Some(entry) = gateway.registry.get(&id) else {
-        return gone();
-    };
-    let size = body.len();
-    if !entry.buffer.reserve(size) {
-        return error(
-            StatusCode::TOO_MANY_REQUESTS,
-            "LimitExceededException",
-            "Limit Exceeded",
-        );
-    }
     let frame = match String::from_utf8(body.to_vec()) {
         Ok(text) => OutFrame::Text(text),
         Err(_) => OutFrame::Binary(body),
     };
-    match entry.outbox.send(Outbound::Frame(frame)) {
+    match delivery::post(&gateway.registry, &id, frame) {
         Ok(()) => StatusCode::OK.into_response(),
-        // The connection's task ended between the lookup and the send.
-        Err(_) => {
-            entry.buffer.release(size);
-            gone()
-        }
+        Err(undelivered) => refused(undelivered),
     }
 }
 
@@ -96,12 +75,25 @@ pub async fn delete_connection(
     State(gateway): State<Arc<Gateway>>,
     Path(id): Path<String>,
 ) -> Response {
-    let Some(entry) = gateway.registry.get(&id) else {
-        return gone();
-    };
-    match entry.outbox.send(Outbound::Close) {
+    match delivery::close(&gateway.registry, &id) {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
-        Err(_) => gone(),
+        Err(undelivered) => refused(undelivered),
+    }
+}
+
+fn refused(undelivered: Undelivered) -> Response {
+    match undelivered {
+        Undelivered::Gone => gone(),
+        Undelivered::TooLarge => error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "PayloadTooLargeException",
+            "Message too long",
+        ),
+        Undelivered::Full => error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "LimitExceededException",
+            "Limit Exceeded",
+        ),
     }
 }
 

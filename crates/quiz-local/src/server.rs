@@ -24,6 +24,7 @@ use quiz_lambda::broadcast::ApiGatewayPoster;
 use quiz_lambda::config::{parse_round_secs, Config, ConfigError};
 use quiz_lambda::handler::App;
 
+use crate::delivery::LocalPoster;
 use crate::events::ApiInfo;
 use crate::gateway::{
     Gateway, Integration, IDLE_TIMEOUT, MAX_CONNECTION_DURATION, MAX_OUTBOUND_BYTES,
@@ -98,6 +99,10 @@ pub struct LocalOptions {
     pub rate_burst: Option<u32>,
     /// Messages per second a connection may keep sending; `None` keeps the default (3).
     pub rate_per_sec: Option<f64>,
+    /// The handler posts through its SDK client to this server's management API over HTTP,
+    /// as the deployed function does, instead of straight into the connections (the default,
+    /// with the same answers and several times the throughput).
+    pub post_over_http: bool,
 }
 
 impl Default for LocalOptions {
@@ -113,6 +118,7 @@ impl Default for LocalOptions {
             max_outbound_bytes: MAX_OUTBOUND_BYTES,
             rate_burst: None,
             rate_per_sec: None,
+            post_over_http: false,
         }
     }
 }
@@ -122,8 +128,9 @@ impl Default for LocalOptions {
 pub struct LocalServer;
 
 impl LocalServer {
-    /// Binds `options.addr`, builds the [`App`] on `store` with the real `ApiGatewayPoster`
-    /// pointed at this server's own management API, and serves in background tasks until
+    /// Binds `options.addr`, builds the [`App`] on `store` with a poster that delivers in
+    /// process (or, with [`LocalOptions::post_over_http`], the real `ApiGatewayPoster` pointed
+    /// at this server's own management API), and serves in background tasks until
     /// [`RunningServer::shutdown`] (or until the returned value is dropped).
     ///
     /// The store is taken whole: pass a clone (both stores' clones share their data) to look
@@ -182,7 +189,12 @@ impl LocalServer {
                 (LocalTimers::Sqs(timers.clone()), Ok(timers))
             }
         };
-        let poster = ApiGatewayPoster::new(aws);
+        let registry = Arc::new(Registry::default());
+        let poster = if options.post_over_http {
+            LocalPoster::OverHttp(Box::new(ApiGatewayPoster::new(aws)))
+        } else {
+            LocalPoster::InProcess(Arc::clone(&registry))
+        };
         let app = Arc::new(
             App::new(
                 store,
@@ -210,7 +222,7 @@ impl LocalServer {
             api: ApiInfo::new(&options.stage),
             local_addr,
             integration,
-            registry: Registry::default(),
+            registry,
             idle_timeout: options.idle_timeout,
             max_connection_duration: options.max_connection_duration,
             max_outbound_bytes: options.max_outbound_bytes,

@@ -30,8 +30,8 @@ use quiz_core::game::{Game, Millis};
 use crate::schema::{table_specs, TableSpec};
 use crate::{
     chat_key_suffix, chat_sort_key, Admission, Binding, ChatLine, Connection, ConnectionId,
-    MessageRate, Micros, NewChatLine, RateDecision, Room, Store, StoreError, TableNames,
-    ROOM_INDEX,
+    MessageAdmission, MessageRate, Micros, NewChatLine, RateDecision, Room, Store, StoreError,
+    TableNames, ROOM_INDEX,
 };
 
 /// The `User` row's attribute holding the connection's message allowance (see
@@ -571,7 +571,7 @@ impl Store for DynamoStore {
         id: &ConnectionId,
         now: Micros,
         rate: MessageRate,
-    ) -> Result<Admission, StoreError> {
+    ) -> Result<MessageAdmission, StoreError> {
         let table = &self.tables.user;
         // The common case in one write: a full bucket (the allowance in the past) moves to
         // one interval from now. Otherwise DynamoDB hands back the row, and the allowance it
@@ -587,6 +587,8 @@ impl Store for DynamoStore {
                 .table_name(table)
                 .key("connectionId", s(&id.0))
                 .update_expression("SET #at = :next")
+                // The row comes back either way, so a message needs no read of its own.
+                .return_values(ReturnValue::AllNew)
                 .expression_attribute_names("#id", "connectionId")
                 .expression_attribute_names("#at", ALLOWANCE_AT)
                 .expression_attribute_values(":next", n(next))
@@ -604,7 +606,17 @@ impl Store for DynamoStore {
                     .expression_attribute_values(":old", n(old)),
             };
             let refused = match request.send().await {
-                Ok(_) => return Ok(Admission::Admitted),
+                Ok(output) => {
+                    let Some(item) = output.attributes() else {
+                        return Err(StoreError::Backend(format!(
+                            "UpdateItem {table} {id} returned no attributes"
+                        )));
+                    };
+                    return Ok(MessageAdmission {
+                        decision: Admission::Admitted,
+                        connection: connection_from_item(table, item)?,
+                    });
+                }
                 Err(err) => match err.as_service_error() {
                     Some(UpdateItemError::ConditionalCheckFailedException(refused)) => {
                         refused.item().cloned()
@@ -621,7 +633,10 @@ impl Store for DynamoStore {
             let stored = Reader::new(&item, table, id.to_string()).optional_number(ALLOWANCE_AT)?;
             match rate.decide(stored, now) {
                 RateDecision::Refuse { retry_after_us } => {
-                    return Ok(Admission::Refused { retry_after_us })
+                    return Ok(MessageAdmission {
+                        decision: Admission::Refused { retry_after_us },
+                        connection: connection_from_item(table, &item)?,
+                    })
                 }
                 RateDecision::Admit { allowance_at } => {
                     next = allowance_at;
@@ -857,6 +872,34 @@ impl Store for DynamoStore {
             "PutItem {table} {}: {CHAT_KEY_ATTEMPTS} random chat keys in a row were taken",
             line.room
         )))
+    }
+
+    async fn set_chat_correct(&self, line: &ChatLine, correct: bool) -> Result<(), StoreError> {
+        let table = &self.tables.chat;
+        let result = self
+            .client
+            .update_item()
+            .table_name(table)
+            .key("room", s(&line.room.0))
+            .key("sentAt", s(&line.sent_at))
+            .update_expression("SET #correct = :correct")
+            .condition_expression("attribute_exists(#sentAt)")
+            .expression_attribute_names("#correct", "correct")
+            .expression_attribute_names("#sentAt", "sentAt")
+            .expression_attribute_values(":correct", AttributeValue::Bool(correct))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(err) if is_condition_failure(&err) => Err(StoreError::NotFound {
+                table: table.clone(),
+                key: format!("{}/{}", line.room, line.sent_at),
+            }),
+            Err(err) => Err(sdk_error(
+                format!("UpdateItem {table} {}/{}", line.room, line.sent_at),
+                err,
+            )),
+        }
     }
 
     async fn recent_chat(&self, room: &Room, limit: usize) -> Result<Vec<ChatLine>, StoreError> {

@@ -18,6 +18,8 @@
 //! assert_eq!(rate.decide(Some(2_000_000), 0), RateDecision::Refuse { retry_after_us: 1_000_000 });
 //! ```
 
+use crate::Connection;
+
 /// Microseconds since the Unix epoch.
 pub type Micros = u64;
 
@@ -42,7 +44,15 @@ pub enum RateDecision {
     Refuse { retry_after_us: Micros },
 }
 
-/// The result of [`crate::Store::admit_message`].
+/// What [`crate::Store::admit_message`] found: the decision, and the connection's row as the
+/// same request read it (so a message needs no read of its own).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageAdmission {
+    pub decision: Admission,
+    pub connection: Connection,
+}
+
+/// Whether a message is within the connection's allowance.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Admission {
     Admitted,

@@ -30,8 +30,8 @@ mod types;
 
 pub use dynamo::{create_tables, DynamoStore, ENDPOINT_ENV};
 pub use flood::{
-    refusal_window, Admission, MessageRate, Micros, RateDecision, MAX_REFUSALS_PER_WINDOW,
-    REFUSAL_WINDOW_MS,
+    refusal_window, Admission, MessageAdmission, MessageRate, Micros, RateDecision,
+    MAX_REFUSALS_PER_WINDOW, REFUSAL_WINDOW_MS,
 };
 pub use keys::{chat_key_suffix, chat_sort_key, iso8601_millis};
 pub use memory::MemoryStore;
@@ -82,14 +82,14 @@ pub trait Store: Send + Sync {
 
     /// Takes one message from the connection's allowance (see [`MessageRate`]) if it has one
     /// at `now`. One conditional write on the connection's row decides it, so every handler
-    /// instance sees the same allowance; a burst can take two. [`StoreError::NotFound`] when
-    /// the row is gone.
+    /// instance sees the same allowance; a burst can take two. The same request reads the
+    /// connection's row. [`StoreError::NotFound`] when the row is gone.
     fn admit_message(
         &self,
         id: &ConnectionId,
         now: Micros,
         rate: MessageRate,
-    ) -> impl Future<Output = Result<Admission, StoreError>> + Send;
+    ) -> impl Future<Output = Result<MessageAdmission, StoreError>> + Send;
 
     /// Counts a refused message against the connection in refusal window `window` (see
     /// [`refusal_window`]); returns how many it has had in that window, this one included.
@@ -110,6 +110,15 @@ pub trait Store: Send + Sync {
         &self,
         line: &NewChatLine,
     ) -> impl Future<Output = Result<ChatLine, StoreError>> + Send;
+
+    /// Sets whether a stored chat line was a correct answer: a line written while the game
+    /// was still deciding keeps the verdict its first attempt expected, and this corrects it
+    /// when a lost race changed that. [`StoreError::NotFound`] when the line is gone.
+    fn set_chat_correct(
+        &self,
+        line: &ChatLine,
+        correct: bool,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// The room's `limit` most recent chat lines, oldest first.
     fn recent_chat(
@@ -159,14 +168,36 @@ pub async fn update_game<S, T>(
     store: &S,
     room: &Room,
     new_game: impl Fn() -> Game,
+    apply: impl FnMut(&mut Game) -> T,
+) -> Result<Updated<T>, StoreError>
+where
+    S: Store + ?Sized,
+{
+    let loaded = store.load_game(room).await?;
+    update_loaded_game(store, room, loaded, new_game, apply).await
+}
+
+/// [`update_game`] on a game the caller already loaded (read at once with something else, to
+/// save a round trip): the first attempt applies `apply` to `loaded`, and every retry after a
+/// lost race loads the game again.
+pub async fn update_loaded_game<S, T>(
+    store: &S,
+    room: &Room,
+    loaded: Option<Game>,
+    new_game: impl Fn() -> Game,
     mut apply: impl FnMut(&mut Game) -> T,
 ) -> Result<Updated<T>, StoreError>
 where
     S: Store + ?Sized,
 {
     let mut last_conflict = None;
+    let mut loaded = Some(loaded);
     for _ in 0..MAX_GAME_ATTEMPTS {
-        let (mut game, expected) = match store.load_game(room).await? {
+        let current = match loaded.take() {
+            Some(game) => game,
+            None => store.load_game(room).await?,
+        };
+        let (mut game, expected) = match current {
             Some(game) => {
                 let version = game.version();
                 (game, Some(version))

@@ -20,7 +20,8 @@ use quiz_core::game::{Game, Millis};
 
 use crate::{
     chat_key_suffix, chat_sort_key, Admission, Binding, ChatLine, Connection, ConnectionId,
-    MessageRate, Micros, NewChatLine, RateDecision, Room, Store, StoreError, TableNames,
+    MessageAdmission, MessageRate, Micros, NewChatLine, RateDecision, Room, Store, StoreError,
+    TableNames,
 };
 
 /// The store in memory. Clones share the same tables.
@@ -118,21 +119,25 @@ impl Store for MemoryStore {
         id: &ConnectionId,
         now: Micros,
         rate: MessageRate,
-    ) -> Result<Admission, StoreError> {
+    ) -> Result<MessageAdmission, StoreError> {
         let mut tables = self.lock();
-        if !tables.users.contains_key(id) {
+        let Some(connection) = tables.users.get(id).cloned() else {
             return Err(StoreError::NotFound {
                 table: self.names.user.clone(),
                 key: id.to_string(),
             });
-        }
-        match rate.decide(tables.allowances.get(id).copied(), now) {
+        };
+        let decision = match rate.decide(tables.allowances.get(id).copied(), now) {
             RateDecision::Admit { allowance_at } => {
                 tables.allowances.insert(id.clone(), allowance_at);
-                Ok(Admission::Admitted)
+                Admission::Admitted
             }
-            RateDecision::Refuse { retry_after_us } => Ok(Admission::Refused { retry_after_us }),
-        }
+            RateDecision::Refuse { retry_after_us } => Admission::Refused { retry_after_us },
+        };
+        Ok(MessageAdmission {
+            decision,
+            connection,
+        })
     }
 
     async fn count_refusal(&self, id: &ConnectionId, window: u64) -> Result<u32, StoreError> {
@@ -201,6 +206,24 @@ impl Store for MemoryStore {
         };
         lines.insert(sent_at, stored.clone());
         Ok(stored)
+    }
+
+    async fn set_chat_correct(&self, line: &ChatLine, correct: bool) -> Result<(), StoreError> {
+        let mut tables = self.lock();
+        let stored = tables
+            .chat
+            .get_mut(&line.room)
+            .and_then(|lines| lines.get_mut(&line.sent_at));
+        match stored {
+            Some(stored) => {
+                stored.correct = correct;
+                Ok(())
+            }
+            None => Err(StoreError::NotFound {
+                table: self.names.chat.clone(),
+                key: format!("{}/{}", line.room, line.sent_at),
+            }),
+        }
     }
 
     async fn recent_chat(&self, room: &Room, limit: usize) -> Result<Vec<ChatLine>, StoreError> {

@@ -12,11 +12,14 @@
 //! 5. On any failure, return a [`HarnessError`] that says what is missing and how to install
 //!    it: the tests then fail, never skip.
 //!
+//! [`latency`] is a tool of its own: a proxy that holds answers back, to count round trips.
+//!
 //! This crate is `publish = false` and only ever a dev-dependency.
 
 use std::fmt;
 
 pub mod dynamodb_local;
+pub mod latency;
 pub mod moto_sqs;
 pub mod process;
 

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use quiz_core::game::{Game, GameConfig, Rules, Verdict, VoteKind};
 use quiz_core::words::{parse_word_list, WordBank};
 use quiz_store::{
-    update_game, Admission, Binding, ChatLine, Connection, ConnectionId, MessageRate, NewChatLine,
-    Room, Store, StoreError, CONNECTION_TTL_SECS,
+    update_game, update_loaded_game, Admission, Binding, ChatLine, Connection, ConnectionId,
+    MessageRate, NewChatLine, Room, Store, StoreError, CONNECTION_TTL_SECS,
 };
 use tokio::sync::Barrier;
 
@@ -34,10 +34,12 @@ macro_rules! conformance_suite {
             bind_username_once,
             room_connections_lists_only_that_room,
             chat_keeps_same_millisecond_lines_and_returns_newest_in_order,
+            a_chat_line_verdict_can_be_corrected,
             game_load_and_conditional_save,
             racing_saves_from_one_version_have_one_winner,
             racing_correct_answers_have_one_winner,
             message_allowance_is_a_burst_then_a_rate,
+            admitting_a_message_reads_the_connection,
             racing_messages_share_one_allowance,
             refusals_are_counted_per_window,
         );
@@ -291,6 +293,48 @@ pub async fn chat_keeps_same_millisecond_lines_and_returns_newest_in_order<S: St
         .is_empty());
 }
 
+/// A line written before the game decided its verdict is corrected in place, not duplicated.
+pub async fn a_chat_line_verdict_can_be_corrected<S: Store>(store: &S) {
+    let first = store
+        .append_chat(&line("lobby", "강아지", NOW))
+        .await
+        .unwrap();
+    let second = store
+        .append_chat(&line("lobby", "고양이", NOW + 1))
+        .await
+        .unwrap();
+    store.set_chat_correct(&first, true).await.unwrap();
+    let lines = store.recent_chat(&room("lobby"), 10).await.unwrap();
+    assert_eq!(
+        lines,
+        vec![
+            ChatLine {
+                correct: true,
+                ..first.clone()
+            },
+            second
+        ]
+    );
+    store.set_chat_correct(&first, false).await.unwrap();
+    assert_eq!(
+        store.recent_chat(&room("lobby"), 10).await.unwrap()[0],
+        first
+    );
+    // A line that is not there is not created.
+    let missing = ChatLine {
+        sent_at: quiz_store::chat_sort_key(NOW + 9, "zzzzzz"),
+        ..first
+    };
+    assert!(matches!(
+        store.set_chat_correct(&missing, true).await,
+        Err(StoreError::NotFound { .. })
+    ));
+    assert_eq!(
+        store.recent_chat(&room("lobby"), 10).await.unwrap().len(),
+        2
+    );
+}
+
 pub async fn game_load_and_conditional_save<S: Store>(store: &S) {
     let rules = rules();
     let lobby = room("lobby");
@@ -415,20 +459,24 @@ pub async fn racing_correct_answers_have_one_winner<S: Store + Clone + 'static>(
             );
             tokio::spawn(async move {
                 let player = format!("p{i:02}");
-                barrier.wait().await;
-                let updated = update_game(
-                    &store,
-                    &lobby,
-                    || Game::new(&rules, 1, 11, NOW),
-                    |game| {
-                        let played = game.round();
-                        (
-                            played,
-                            game.submit(&rules, &player, &answer, RACERS, NOW + 1_000),
-                        )
-                    },
-                )
-                .await;
+                let apply = |game: &mut Game| {
+                    let played = game.round();
+                    (
+                        played,
+                        game.submit(&rules, &player, &answer, RACERS, NOW + 1_000),
+                    )
+                };
+                let new_game = || Game::new(&rules, 1, 11, NOW);
+                // Half read the game before the race, as a handler that reads it at once with
+                // the room does: their first attempt works on what may be stale by then.
+                let updated = if i % 2 == 0 {
+                    let loaded = store.load_game(&lobby).await.unwrap();
+                    barrier.wait().await;
+                    update_loaded_game(&store, &lobby, loaded, new_game, apply).await
+                } else {
+                    barrier.wait().await;
+                    update_game(&store, &lobby, new_game, apply).await
+                };
                 (player, updated)
             })
         })
@@ -478,12 +526,20 @@ pub async fn message_allowance_is_a_burst_then_a_rate<S: Store>(store: &S) {
     let minji = connected(store, "minji").await;
     for _ in 0..3 {
         assert_eq!(
-            store.admit_message(&minji, NOW_US, rate).await.unwrap(),
+            store
+                .admit_message(&minji, NOW_US, rate)
+                .await
+                .unwrap()
+                .decision,
             Admission::Admitted
         );
     }
     assert_eq!(
-        store.admit_message(&minji, NOW_US, rate).await.unwrap(),
+        store
+            .admit_message(&minji, NOW_US, rate)
+            .await
+            .unwrap()
+            .decision,
         Admission::Refused {
             retry_after_us: 500_000
         }
@@ -491,17 +547,29 @@ pub async fn message_allowance_is_a_burst_then_a_rate<S: Store>(store: &S) {
     // A refusal takes nothing: half a second later exactly one more goes through.
     let later = NOW_US + 500_000;
     assert_eq!(
-        store.admit_message(&minji, later, rate).await.unwrap(),
+        store
+            .admit_message(&minji, later, rate)
+            .await
+            .unwrap()
+            .decision,
         Admission::Admitted
     );
     assert!(matches!(
-        store.admit_message(&minji, later, rate).await.unwrap(),
+        store
+            .admit_message(&minji, later, rate)
+            .await
+            .unwrap()
+            .decision,
         Admission::Refused { .. }
     ));
     // Each connection has its own allowance.
     let junho = connected(store, "junho").await;
     assert_eq!(
-        store.admit_message(&junho, NOW_US, rate).await.unwrap(),
+        store
+            .admit_message(&junho, NOW_US, rate)
+            .await
+            .unwrap()
+            .decision,
         Admission::Admitted
     );
     // A reconnection under the same id starts full, and a gone row is NotFound.
@@ -510,7 +578,11 @@ pub async fn message_allowance_is_a_burst_then_a_rate<S: Store>(store: &S) {
         .await
         .unwrap();
     assert_eq!(
-        store.admit_message(&minji, later, rate).await.unwrap(),
+        store
+            .admit_message(&minji, later, rate)
+            .await
+            .unwrap()
+            .decision,
         Admission::Admitted
     );
     store.remove_connection(&minji).await.unwrap();
@@ -518,6 +590,23 @@ pub async fn message_allowance_is_a_burst_then_a_rate<S: Store>(store: &S) {
         store.admit_message(&minji, later, rate).await,
         Err(StoreError::NotFound { .. })
     ));
+}
+
+/// The allowance's write hands back the connection's row, so a message needs no other read.
+pub async fn admitting_a_message_reads_the_connection<S: Store>(store: &S) {
+    let rate = MessageRate::new(1, 1.0);
+    let minji = connected(store, "minji").await;
+    let admitted = store.admit_message(&minji, NOW_US, rate).await.unwrap();
+    assert_eq!(admitted.decision, Admission::Admitted);
+    assert_eq!(
+        admitted.connection,
+        store.get_connection(&minji).await.unwrap().unwrap()
+    );
+    store.bind_username(&minji, "민지").await.unwrap();
+    let refused = store.admit_message(&minji, NOW_US, rate).await.unwrap();
+    assert!(matches!(refused.decision, Admission::Refused { .. }));
+    assert_eq!(refused.connection.username.as_deref(), Some("민지"));
+    assert_eq!(refused.connection.room, room("lobby"));
 }
 
 /// Many handler instances taking from one connection's allowance at once admit exactly the
@@ -535,7 +624,7 @@ pub async fn racing_messages_share_one_allowance<S: Store + Clone + 'static>(sto
                 // would answer (`try_again`).
                 loop {
                     match store.admit_message(&minji, NOW_US, rate).await {
-                        Ok(admission) => break admission,
+                        Ok(admission) => break admission.decision,
                         Err(err) if err.is_retryable() => continue,
                         Err(err) => panic!("{err}"),
                     }
