@@ -3,7 +3,7 @@
 
 Why: the lists are written by hand, and a quiz answer must be a real noun
 that the game's dictionary also accepts. This script keeps the lists
-honest: every word must be in fixtures/words/dictionary/hunspell-ko-nouns.txt
+honest: every word must be in crates/quiz-dictionary/words/hunspell-ko-nouns.txt
 (the nouns extracted from hunspell-dict-ko by import-hunspell-nouns.py).
 That is stricter than "some ko.dic stem": it drops words that ko.dic knows
 only as other parts of speech or not at all, and the check needs no
@@ -29,7 +29,7 @@ import unicodedata
 from pathlib import Path
 
 WORDS_DIR = Path(__file__).resolve().parent.parent / "fixtures/words"
-NOUNS = WORDS_DIR / "dictionary/hunspell-ko-nouns.txt"
+NOUNS = WORDS_DIR.parent.parent / "crates/quiz-dictionary/words/hunspell-ko-nouns.txt"
 
 
 def word_of(line):

@@ -44,7 +44,7 @@ NOUN_FLAG = 9
 PLURAL_SUFFIX_FLAG = 14
 FORBIDDEN_FLAG = 15
 REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_OUTPUT = REPO_ROOT / "fixtures/words/dictionary/hunspell-ko-nouns.txt"
+DEFAULT_OUTPUT = REPO_ROOT / "crates/quiz-dictionary/words/hunspell-ko-nouns.txt"
 
 
 def read_aff(path):

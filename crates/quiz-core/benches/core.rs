@@ -1,12 +1,14 @@
 //! quiz-core throughput: chosung extraction, answer checks and game transitions.
 //!
-//! Run with `cargo bench -p quiz-core`.
+//! Run with `cargo bench -p quiz-core`; `cargo bench -p quiz-core --bench core -- chosung` runs
+//! only chosung's, on the 64 KiB text and on the 200,000 chat lines, each next to the plain
+//! `chars()` loop it is measured against.
 
 mod common;
 
 use std::hint::black_box;
 
-use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, SamplingMode, Throughput};
 use quiz_core::builtin;
 use quiz_core::game::{Game, GameConfig, Rules};
 use quiz_core::hangul::chosung;
@@ -14,9 +16,17 @@ use quiz_core::words::{normalize_answer, parse_word_list, ListedWord, WordBank};
 
 fn bench_chosung(c: &mut Criterion) {
     let text = common::chat_text();
+    let lines = common::chat_lines();
+    let line_bytes: usize = lines.iter().map(String::len).sum();
+    let same = |text: &str| chosung(text) == common::plain_chars_loop(text);
+    assert!(same(&text) && lines.iter().all(|line| same(line)));
+
     let mut group = c.benchmark_group("chosung");
     group.throughput(Throughput::Bytes(text.len() as u64));
     group.bench_function("chat_text_64KiB", |b| b.iter(|| chosung(black_box(&text))));
+    group.bench_function("plain_chars_loop_64KiB", |b| {
+        b.iter(|| common::plain_chars_loop(black_box(&text)))
+    });
     // The floor to approach: one pass over the same bytes that touches each of them.
     group.bench_function("baseline_byte_pass", |b| {
         b.iter(|| {
@@ -26,7 +36,22 @@ fn bench_chosung(c: &mut Criterion) {
                 .fold(0u32, |acc, &byte| acc.wrapping_add(u32::from(byte >= 0xE0)))
         })
     });
+    // What chosung is called on: one call per chat line, 200,000 of them per iteration.
+    group.throughput(Throughput::Bytes(line_bytes as u64));
+    group.sampling_mode(SamplingMode::Flat);
+    group.sample_size(20);
+    group.bench_function("chat_lines_200k", |b| b.iter(|| each_line(&lines, chosung)));
+    group.bench_function("plain_chars_loop_lines", |b| {
+        b.iter(|| each_line(&lines, common::plain_chars_loop))
+    });
     group.finish();
+}
+
+/// Calls `f` once per line, as a chat server calls `chosung` once per message.
+fn each_line(lines: &[String], f: impl Fn(&str) -> String) {
+    for line in lines {
+        black_box(f(black_box(line)));
+    }
 }
 
 fn bench_answers(c: &mut Criterion) {
@@ -87,12 +112,7 @@ fn bench_word_bank(c: &mut Criterion) {
     let mut group = c.benchmark_group("words");
     group.sample_size(20);
     group.bench_function("index_shipped_lists", |b| {
-        b.iter(|| {
-            WordBank::new(
-                parse(builtin::QUESTION_LISTS),
-                parse(builtin::DICTIONARY_LISTS),
-            )
-        })
+        b.iter(|| WordBank::new(parse(builtin::QUESTION_LISTS), Vec::new()))
     });
     group.finish();
 }

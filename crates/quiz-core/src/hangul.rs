@@ -37,22 +37,6 @@ pub const INITIALS: [char; 19] = [
     'ㅌ', 'ㅍ', 'ㅎ',
 ];
 
-/// The same 19 initials, UTF-8 encoded, so the hot loop copies bytes instead of encoding chars.
-const INITIALS_UTF8: [[u8; 3]; 19] = {
-    let mut table = [[0u8; 3]; 19];
-    let mut i = 0;
-    while i < 19 {
-        let c = INITIALS[i] as u32;
-        table[i] = [
-            0xE0 | (c >> 12) as u8,
-            0x80 | ((c >> 6) & 0x3F) as u8,
-            0x80 | (c & 0x3F) as u8,
-        ];
-        i += 1;
-    }
-    table
-};
-
 /// Returns the initial consonants of `text`, as es-hangul's `getChoseong` does.
 ///
 /// - each precomposed syllable (U+AC00..=U+D7A3) gives its initial as a compatibility jamo,
@@ -68,80 +52,60 @@ const INITIALS_UTF8: [[u8; 3]; 19] = {
 /// `char::is_whitespace`, U+0085 is kept and U+FEFF dropped, where es-hangul (JavaScript's `\s`
 /// after NFD) drops U+0085, keeps U+FEFF, and turns U+2000 and U+2001 into U+2002 and U+2003.
 pub fn chosung(text: &str) -> String {
-    let bytes = text.as_bytes();
-    // Every kept character is copied, or replaced by one of the same UTF-8 width (all Hangul
-    // is three bytes), so the output never outgrows the input: one allocation, no growth checks.
-    let mut out = vec![0u8; bytes.len()];
-    let mut len = 0;
-    let mut i = 0;
-    while i < bytes.len() {
-        let b = bytes[i];
-        if b < 0x80 {
-            // ASCII: only the whitespace char::is_whitespace knows survives.
-            out[len] = b;
-            len += usize::from(matches!(b, b'\t' | b'\n' | 0x0B | 0x0C | b'\r' | b' '));
-            i += 1;
-        } else if b & 0xF0 == 0xE0 {
-            let (Some(&b1), Some(&b2)) = (bytes.get(i + 1), bytes.get(i + 2)) else {
-                break; // unreachable for a &str
-            };
-            let c =
-                (u32::from(b & 0x0F) << 12) | (u32::from(b1 & 0x3F) << 6) | u32::from(b2 & 0x3F);
-            let kept = if let Some(index) = initial_index(c) {
-                Some(INITIALS_UTF8[index])
-            } else if (COMPAT_CONSONANT_FIRST..=COMPAT_CONSONANT_LAST).contains(&c)
-                || is_non_ascii_whitespace(c)
-            {
-                Some([b, b1, b2])
-            } else {
-                None
-            };
-            if let (Some(encoded), Some(slot)) = (kept, out.get_mut(len..len + 3)) {
-                slot.copy_from_slice(&encoded);
-                len += 3;
+    // Shaped for chat lines (a few dozen bytes), where each call's and each character's fixed
+    // costs are the whole cost:
+    // - one allocation of the input's length, which the output never outgrows (every kept
+    //   character is copied or replaced by one of the same UTF-8 width), and no zero-fill;
+    // - chars pushed onto a `String`, which stays valid as it grows: building bytes and then
+    //   calling `String::from_utf8` would validate the whole output again in a second pass;
+    // - UTF-8 sequences matched as byte slices, each arm checking the remaining length once,
+    //   in the order of chat text: three-byte sequences (syllables, jamo) with syllables tested
+    //   first, then the ASCII space, so the common characters take the fewest tests.
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text.as_bytes();
+    loop {
+        match *rest {
+            [first @ 0xE0..=0xEF, second, third, ref tail @ ..] => {
+                rest = tail;
+                let code = (u32::from(first & 0x0F) << 12)
+                    | (u32::from(second & 0x3F) << 6)
+                    | u32::from(third & 0x3F);
+                if (SYLLABLE_FIRST..=SYLLABLE_LAST).contains(&code) {
+                    out.push(INITIALS[((code - SYLLABLE_FIRST) / SYLLABLES_PER_INITIAL) as usize]);
+                } else if let Some(c) = char::from_u32(code) {
+                    if (COMPAT_CONSONANT_FIRST..=COMPAT_CONSONANT_LAST).contains(&code)
+                        || c.is_whitespace()
+                    {
+                        out.push(c);
+                    } else if (LEADING_FIRST..=LEADING_LAST).contains(&code) {
+                        out.push(INITIALS[(code - LEADING_FIRST) as usize]);
+                    }
+                }
             }
-            i += 3;
-        } else if b & 0xE0 == 0xC0 {
-            // U+0085 and U+00A0 are the only two-byte whitespace characters.
-            let Some(&b1) = bytes.get(i + 1) else { break };
-            let c = (u32::from(b & 0x1F) << 6) | u32::from(b1 & 0x3F);
-            if let (true, Some(slot)) = (is_non_ascii_whitespace(c), out.get_mut(len..len + 2)) {
-                slot.copy_from_slice(&[b, b1]);
-                len += 2;
+            [b' ', ref tail @ ..] => {
+                rest = tail;
+                out.push(' ');
             }
-            i += 2;
-        } else {
-            i += utf8_width(b); // four-byte characters (emoji, rare ideographs) are dropped
+            [byte @ 0..=0x7F, ref tail @ ..] => {
+                rest = tail;
+                if char::from(byte).is_whitespace() {
+                    out.push(char::from(byte));
+                }
+            }
+            [first @ 0xC0..=0xDF, second, ref tail @ ..] => {
+                rest = tail;
+                // U+0085 and U+00A0 are the only two-byte characters kept.
+                let code = (u32::from(first & 0x1F) << 6) | u32::from(second & 0x3F);
+                if let Some(c) = char::from_u32(code).filter(|c| c.is_whitespace()) {
+                    out.push(c);
+                }
+            }
+            // Four-byte characters (emoji, rare ideographs) are all dropped. `[_, ..]` is never
+            // reached with a `&str`: no character starts with a continuation byte.
+            [0xF0..=0xF7, _, _, _, ref tail @ ..] | [_, ref tail @ ..] => rest = tail,
+            [] => return out,
         }
     }
-    out.truncate(len);
-    // Only whole UTF-8 sequences copied from a &str or the table above were written.
-    String::from_utf8(out).unwrap_or_default()
-}
-
-/// Index into [`INITIALS`] of the initial that `c` contributes, for a syllable or a conjoining
-/// initial.
-fn initial_index(c: u32) -> Option<usize> {
-    if (SYLLABLE_FIRST..=SYLLABLE_LAST).contains(&c) {
-        Some(((c - SYLLABLE_FIRST) / SYLLABLES_PER_INITIAL) as usize)
-    } else if (LEADING_FIRST..=LEADING_LAST).contains(&c) {
-        Some((c - LEADING_FIRST) as usize)
-    } else {
-        None
-    }
-}
-
-fn utf8_width(first: u8) -> usize {
-    match first {
-        0xC0..=0xDF => 2,
-        0xE0..=0xEF => 3,
-        0xF0..=0xF7 => 4,
-        _ => 1,
-    }
-}
-
-fn is_non_ascii_whitespace(c: u32) -> bool {
-    char::from_u32(c).is_some_and(char::is_whitespace)
 }
 
 /// Whether `c` is a precomposed modern Hangul syllable (U+AC00..=U+D7A3).

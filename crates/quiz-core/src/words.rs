@@ -181,9 +181,10 @@ impl WordBank {
     }
 
     /// A bank over tables a previous [`WordBank::new`] produced, as [`crate::builtin`] embeds
-    /// them; the caller keeps them sorted as [`WordBank::answers`] and
-    /// [`WordBank::answers_per_pattern`] return them.
-    pub(crate) const fn from_tables(
+    /// them (see [`WordBank::tables_source`]); the caller keeps them sorted as
+    /// [`WordBank::answers`] and [`WordBank::answers_per_pattern`] return them. Tables out of
+    /// order only make lookups miss.
+    pub const fn from_tables(
         questions: &'static [Cow<'static, str>],
         answers: &'static [Cow<'static, str>],
         answers_per_pattern: &'static [(Cow<'static, str>, u32)],
@@ -193,6 +194,38 @@ impl WordBank {
             answers: Cow::Borrowed(answers),
             answers_per_pattern: Cow::Borrowed(answers_per_pattern),
         }
+    }
+
+    /// Rust source declaring this bank's tables as `static QUESTIONS`, `ANSWERS` and `PATTERNS`
+    /// (with `std::borrow::Cow` in scope), for a build script to write into `OUT_DIR`: the
+    /// crate that includes it gets the bank back with [`WordBank::from_tables`], and a cold
+    /// start indexes nothing.
+    pub fn tables_source(&self) -> String {
+        use std::fmt::Write as _;
+
+        let mut out = String::new();
+        for (name, words) in [("QUESTIONS", self.questions()), ("ANSWERS", self.answers())] {
+            let _ = writeln!(
+                out,
+                "static {name}: [Cow<'static, str>; {}] = [",
+                words.len()
+            );
+            for word in words {
+                let _ = writeln!(out, "Cow::Borrowed({word:?}),");
+            }
+            out.push_str("];\n");
+        }
+        let patterns = self.answers_per_pattern();
+        let _ = writeln!(
+            out,
+            "static PATTERNS: [(Cow<'static, str>, u32); {}] = [",
+            patterns.len()
+        );
+        for (pattern, count) in patterns {
+            let _ = writeln!(out, "(Cow::Borrowed({pattern:?}), {count}),");
+        }
+        out.push_str("];\n");
+        out
     }
 
     /// The words questions are drawn from, in list order.

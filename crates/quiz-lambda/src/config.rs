@@ -99,7 +99,9 @@ impl Config {
     /// The game rules these settings describe (reads the word lists if a path is set).
     pub fn rules(&self) -> Result<Rules, ConfigError> {
         let bank = match &self.words_path {
-            None => quiz_core::builtin::word_bank(),
+            // The deployed game accepts any dictionary noun (GPL-3.0-or-later data; see
+            // the quiz-dictionary crate).
+            None => quiz_dictionary::word_bank(),
             Some(path) => load_word_bank(path)?,
         };
         let mut game = GameConfig::default();
@@ -148,8 +150,9 @@ pub fn parse_round_secs(value: &str) -> Option<u64> {
 }
 
 /// Loads a word bank from a file (questions only) or a directory: its `*.txt` files are the
-/// questions and the `*.txt` files of its `dictionary/` folder are extra accepted answers, as
-/// in `fixtures/words/`.
+/// questions and the `*.txt` files of its `dictionary/` folder, if any, are extra accepted
+/// answers (`fixtures/words/` holds questions only; the shipped dictionary is the
+/// `quiz-dictionary` crate's `words/`).
 pub fn load_word_bank(path: &Path) -> Result<WordBank, ConfigError> {
     if path.is_file() {
         return Ok(WordBank::new(read_list(path)?, [])?);
@@ -227,6 +230,17 @@ mod tests {
         let builtin = quiz_core::builtin::word_bank();
         assert_eq!(bank.questions().len(), builtin.questions().len());
         assert_eq!(bank.answer_total(), builtin.answer_total());
+    }
+
+    /// The bootstrap and quiz-local build their rules here: with no word path they accept the
+    /// curated words and the dictionary's, which quiz-core alone does not.
+    #[test]
+    fn the_deployed_word_bank_accepts_dictionary_words() {
+        let rules = Config::default().rules().unwrap();
+        let bank = &rules.bank;
+        assert!(bank.is_answer("ㄱㅇㅈ", "강아지"), "a curated word");
+        assert!(bank.is_answer("ㄱㅂㅅ", "거북선"), "a hunspell-only word");
+        assert!(!quiz_core::builtin::word_bank().contains("거북선"));
     }
 
     #[test]

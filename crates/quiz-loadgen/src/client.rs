@@ -19,7 +19,7 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use crate::report::Tracker;
 
-/// Words by pattern, from the shipped lists, to send correct answers.
+/// Words by pattern, from the curated question lists, to send correct answers.
 pub struct AnswerBook {
     by_pattern: HashMap<String, Vec<String>>,
 }
@@ -27,10 +27,8 @@ pub struct AnswerBook {
 impl AnswerBook {
     pub fn from_builtin_lists() -> Self {
         let mut by_pattern: HashMap<String, Vec<String>> = HashMap::new();
-        let lists = builtin::QUESTION_LISTS
-            .iter()
-            .chain(builtin::DICTIONARY_LISTS);
-        for (name, text) in lists {
+        // The questions' own words: whatever dictionary a server adds, they are answers.
+        for (name, text) in builtin::QUESTION_LISTS {
             for listed in parse_word_list(name, text).unwrap_or_default() {
                 by_pattern
                     .entry(chosung(&listed.word))

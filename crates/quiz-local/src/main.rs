@@ -45,9 +45,10 @@ struct Args {
     #[arg(long, value_name = "URL")]
     dynamodb_endpoint: Option<String>,
 
-    /// Word lists to play with instead of the shipped ones: a file (one question word per line)
-    /// or a directory like fixtures/words (its *.txt files are the questions, the *.txt files
-    /// of its dictionary/ folder extra accepted answers).
+    /// Word lists to play with instead of the shipped ones (the curated questions and the
+    /// hunspell nouns): a file (one question word per line) or a directory like fixtures/words
+    /// (its *.txt files are the questions, the *.txt files of an optional dictionary/ folder
+    /// extra accepted answers).
     #[arg(long, value_name = "PATH")]
     words: Option<PathBuf>,
 
