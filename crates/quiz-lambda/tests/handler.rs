@@ -887,6 +887,27 @@ fn a_win_slips_in(rules: &Rules, game: &mut quiz_core::game::Game) {
     ));
 }
 
+/// The handler on a store where `slip` lands before the next game save, once armed.
+fn app_where(
+    slip: fn(&Rules, &mut quiz_core::game::Game),
+) -> (SlipsIn, App<SlipsIn, RecordingPoster, RecordingTimers>) {
+    let store = SlipsIn {
+        inner: MemoryStore::new(),
+        rules: rules(),
+        armed: Default::default(),
+        slip,
+    };
+    let app = App::new(
+        store.clone(),
+        RecordingPoster::default(),
+        RecordingTimers::default(),
+        rules(),
+        None,
+    )
+    .with_message_rate(MessageRate::new(100_000, 1_000.0));
+    (store, app)
+}
+
 impl Store for SlipsIn {
     async fn put_connection(
         &self,
@@ -982,20 +1003,7 @@ impl Store for SlipsIn {
 
 #[tokio::test]
 async fn a_timer_that_loses_its_write_to_another_change_looks_again() {
-    let store = SlipsIn {
-        inner: MemoryStore::new(),
-        rules: rules(),
-        armed: Default::default(),
-        slip: a_vote_slips_in,
-    };
-    let app = App::new(
-        store.clone(),
-        RecordingPoster::default(),
-        RecordingTimers::default(),
-        rules(),
-        None,
-    )
-    .with_message_rate(MessageRate::new(100_000, 1_000.0));
+    let (store, app) = app_where(a_vote_slips_in);
     for event in [fixture("connect.json"), fixture("message-start.json")] {
         app.handle(LambdaEvent::new(event, Context::default()))
             .await
@@ -1060,20 +1068,7 @@ async fn a_throttled_connection_misses_the_frame_and_keeps_its_row() {
 /// everyone still gets the chat before the state.
 #[tokio::test]
 async fn an_answer_that_loses_the_race_is_stored_as_not_correct() {
-    let store = SlipsIn {
-        inner: MemoryStore::new(),
-        rules: rules(),
-        armed: Default::default(),
-        slip: a_win_slips_in,
-    };
-    let app = App::new(
-        store.clone(),
-        RecordingPoster::default(),
-        RecordingTimers::default(),
-        rules(),
-        None,
-    )
-    .with_message_rate(MessageRate::new(100_000, 1_000.0));
+    let (store, app) = app_where(a_win_slips_in);
     let mut junho = from(fixture("connect.json"), JUNHO);
     junho.query_string_parameters = "room=general&username=준호".parse().unwrap();
     for event in [
