@@ -44,6 +44,10 @@
 //!   `APIGW_MANAGEMENT_ENDPOINT` sets in Lambda), with dummy credentials, and talks HTTP to it
 //!   exactly as it does in AWS.
 //!
+//! - **The web client** (`web/`): a browser pointed at `http://{addr}/` gets a page that plays
+//!   the game over the same WebSocket API. It is quiz-local's own addition, not API Gateway's;
+//!   a WebSocket upgrade at `/` still connects.
+//!
 //! [`LocalServer::start`] is the whole server as a library call: the `quiz-local` binary is a
 //! thin wrapper around it, and the end-to-end tests start it in-process on port 0 (cargo gives
 //! a package's tests the paths of that package's binaries only, so the top-level tests cannot
@@ -66,7 +70,8 @@
 //! connection's task) and `management` (`@connections`); both of those share only `gateway`
 //! (the quotas, the integration) and `registry` (the open connections), never each other.
 //! `timers` runs the rounds' timers (in process, or on an SQS API with `--sqs-endpoint`) and
-//! hands each that fires to the same `App`.
+//! hands each that fires to the same `App`. `web` serves the web client's files and knows
+//! nothing of the rest.
 
 mod delivery;
 pub mod events;
@@ -75,6 +80,7 @@ mod management;
 mod registry;
 mod server;
 mod timers;
+mod web;
 mod websocket;
 
 pub use gateway::{MAX_FRAME_BYTES, MAX_MESSAGE_BYTES, MAX_OUTBOUND_BYTES};

@@ -221,6 +221,10 @@ fn print_banner(server: &RunningServer, store: &str, timers: &str) {
     let port = server.addr().port();
     let stage = server.stage();
     println!("quiz-local: the chosung quiz on a local API Gateway WebSocket API");
+    println!(
+        "  play:      {}   (open it in a browser)",
+        server.page_url()
+    );
     println!("  connect:   {url}");
     println!("  try:       wscat -c '{url}?room=general&username=민지'");
     println!("             (`npx wscat` works too), then send: start!");

@@ -11,6 +11,11 @@ use std::time::Duration;
 use aws_sdk_apigatewaymanagement::config::{
     BehaviorVersion, Credentials, Region, SharedCredentialsProvider,
 };
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, Uri};
+use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
 use lambda_runtime::{Context, LambdaEvent};
@@ -31,7 +36,7 @@ use crate::gateway::{
 };
 use crate::registry::Registry;
 use crate::timers::{run_in_process, run_sqs_pollers, sqs_timers, LocalTimers, TimerBackend};
-use crate::{management, websocket};
+use crate::{management, web, websocket};
 
 /// The region every AWS client of the local gateway uses. Nothing leaves this machine, but the
 /// SDK will not sign a request without a region, and DynamoDB Local keeps tables per region and
@@ -232,7 +237,9 @@ impl LocalServer {
 
         let stage = &options.stage;
         let router = Router::new()
-            .route("/", get(websocket::upgrade))
+            .route("/", get(root))
+            .route("/app.js", get(web::script))
+            .route("/style.css", get(web::style))
             .route(&format!("/{stage}"), get(websocket::upgrade))
             .route(
                 &format!("/{stage}/@connections/{{id}}"),
@@ -258,6 +265,22 @@ impl LocalServer {
             http_stop,
             serve: Some(serve),
         })
+    }
+}
+
+/// `GET /`: a WebSocket upgrade connects as `/{stage}` does (clients written for earlier
+/// releases connect here); anything else gets the web client.
+async fn root(
+    gateway: State<Arc<Gateway>>,
+    peer: ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    uri: Uri,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Response {
+    if upgrade.is_ok() {
+        websocket::upgrade(gateway, peer, headers, uri, upgrade).await
+    } else {
+        web::index(&gateway.api.stage)
     }
 }
 
@@ -294,6 +317,11 @@ impl RunningServer {
     /// The URL clients connect to: `ws://127.0.0.1:8080/dev`.
     pub fn url(&self) -> String {
         format!("ws://{}/{}", reachable(self.addr), self.stage)
+    }
+
+    /// The web client's page: `http://127.0.0.1:8080/`.
+    pub fn page_url(&self) -> String {
+        format!("http://{}/", reachable(self.addr))
     }
 
     /// The management API's endpoint, as the SDK wants it: `http://127.0.0.1:8080/dev`.

@@ -69,10 +69,11 @@ pub async fn upgrade(
         Err(rejection) => {
             let hint = format!(
                 "{}\nThis is quiz-local, a local API Gateway WebSocket API: connect with a \
-                 WebSocket client, e.g. `npx wscat -c ws://{}/{}`\n",
+                 WebSocket client, e.g. `npx wscat -c ws://{addr}/{}`, or open \
+                 http://{addr}/ in a browser to play\n",
                 rejection.body_text(),
-                gateway.local_addr,
-                gateway.api.stage
+                gateway.api.stage,
+                addr = gateway.local_addr,
             );
             return (rejection.status(), hint).into_response();
         }

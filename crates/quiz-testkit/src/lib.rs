@@ -1,5 +1,6 @@
 //! Starting the real components the tests run against, never a mock of them: DynamoDB Local
-//! ([`dynamodb_local`]) and moto's SQS server ([`moto_sqs`]).
+//! ([`dynamodb_local`]), moto's SQS server ([`moto_sqs`]) and headless Chromium behind
+//! ChromeDriver ([`chromium`]).
 //!
 //! Each launcher works the same way, so a failure reads the same whatever is missing:
 //!
@@ -18,6 +19,7 @@
 
 use std::fmt;
 
+pub mod chromium;
 pub mod dynamodb_local;
 pub mod latency;
 pub mod moto_sqs;

@@ -1,0 +1,354 @@
+//! The web client in real browsers: headless Chromium sessions (driven over WebDriver by
+//! ChromeDriver, `quiz_testkit::chromium`) play against a quiz-local started in this process,
+//! as players would: typing into the page, pressing Enter, clicking its buttons. Every case
+//! leaves a screenshot of each browser under `target/tmp/browser/`, passed or failed.
+//!
+//! No browser is a failure, never a skip: `scripts/test` installs Chromium and ChromeDriver.
+
+mod page;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use quiz_local::{LocalOptions, LocalServer, RunningServer};
+use quiz_store::MemoryStore;
+use quiz_testkit::chromium::Window;
+
+use page::{with_browsers, Browsers, QUIET};
+
+/// A laptop's window and a phone's.
+const WIDE: Window = Window::Desktop {
+    width: 1000,
+    height: 900,
+};
+const PHONE: Window = Window::Phone {
+    width: 390,
+    height: 844,
+};
+
+/// Set to write the README's picture of a game, `docs/web-client.png`, from this run.
+const DOCS_SCREENSHOT_ENV: &str = "UPDATE_DOCS_SCREENSHOT";
+
+fn words(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/words")
+        .join(name)
+}
+
+/// A free port, the word list `tests/words/{list}`, rounds of `round_secs`.
+fn options(list: &str, round_secs: u64) -> LocalOptions {
+    LocalOptions {
+        addr: "127.0.0.1:0".parse().expect("a literal address"),
+        words: Some(words(list)),
+        round_secs: Some(round_secs),
+        ..LocalOptions::default()
+    }
+}
+
+async fn start(options: LocalOptions, store: MemoryStore) -> RunningServer {
+    LocalServer::start(options, store)
+        .await
+        .unwrap_or_else(|err| panic!("quiz-local did not start: {err}"))
+}
+
+/// The question of each pattern of `tests/words/browser.txt` (the patterns are all different).
+fn answer_for(pattern: &str) -> String {
+    let text = std::fs::read_to_string(words("browser.txt")).expect("tests/words/browser.txt");
+    let answers: HashMap<String, String> = text
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with('#'))
+        .map(|word| (quiz_core::hangul::chosung(word), word.to_owned()))
+        .collect();
+    answers
+        .get(pattern)
+        .unwrap_or_else(|| panic!("no question of browser.txt has the pattern {pattern:?}"))
+        .clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_players_race_for_the_answer() {
+    with_browsers("two-players", two_players).await;
+}
+
+async fn two_players(browsers: Arc<Browsers>) {
+    let server = start(options("browser.txt", 120), MemoryStore::new()).await;
+    let (minji, jun) = tokio::join!(
+        browsers.open("minji", WIDE),
+        browsers.open("jun-phone", PHONE)
+    );
+    for (page, name) in [(&minji, "민지"), (&jun, "준")] {
+        page.goto(&server.page_url()).await;
+        page.join(name, "race").await;
+    }
+    let first = minji.wait_playing().await;
+    jun.wait_until("민지's question", |shown| {
+        shown.status == "open" && shown.pattern == first.pattern
+    })
+    .await;
+    assert_eq!(first.consonant, first.pattern, "no hint yet: {first:?}");
+    assert!(!first.paused, "a new room is not paused: {first:?}");
+
+    // The countdown moves by itself, from the state frame's deadline.
+    let left = jun
+        .wait_until("a countdown", |shown| shown.seconds_left().is_some())
+        .await
+        .seconds_left()
+        .expect("checked");
+    assert!(
+        left > 100.0 && left <= 120.0,
+        "{left} s left of a 120 s round"
+    );
+    jun.wait_until("the countdown a second lower", |shown| {
+        shown.seconds_left().is_some_and(|now| now <= left - 1.0)
+    })
+    .await;
+
+    // Enter while the IME is still composing a syllable only ends the composition.
+    minji
+        .run(
+            r#"const input = document.querySelector('[data-testid="chat-input"]');
+            input.value = "가";
+            input.dispatchEvent(new KeyboardEvent("keydown",
+              { key: "Enter", keyCode: 229, isComposing: true, bubbles: true, cancelable: true }));"#,
+        )
+        .await;
+    tokio::time::sleep(QUIET).await;
+    assert_eq!(
+        minji.shown().await.chat_input,
+        "가",
+        "a half-typed word was sent"
+    );
+    assert!(
+        jun.shown().await.lines("chat").is_empty(),
+        "a chat went out"
+    );
+
+    jun.type_and_enter("안녕하세요").await;
+    minji
+        .wait_until("준's greeting", |shown| {
+            shown
+                .lines("chat")
+                .iter()
+                .any(|line| line.contains("안녕하세요"))
+        })
+        .await;
+
+    let answer = answer_for(&first.pattern);
+    minji.type_and_enter(&answer).await;
+    for page in [&minji, &jun] {
+        let shown = page
+            .wait_until("the next question after 민지's answer", |shown| {
+                shown.round == first.round + 1
+            })
+            .await;
+        assert_ne!(shown.pattern, first.pattern, "{}", page.label);
+        assert_eq!(shown.score_of("민지"), Some(1), "{}: {shown:?}", page.label);
+        let correct = shown.lines("correct");
+        assert_eq!(
+            correct,
+            [format!("민지{answer}").as_str()],
+            "{}: {shown:?}",
+            page.label
+        );
+        assert!(
+            shown
+                .lines("round")
+                .iter()
+                .any(|line| line.contains("민지") && line.contains(&answer)),
+            "{}: no round end naming the winner and the word: {shown:?}",
+            page.label
+        );
+        assert_eq!(shown.chat_input, "", "{}: the sent line stayed", page.label);
+    }
+    // A moment of play for the screenshots: 준 is typing.
+    jun.fill("chat-input", "고").await;
+    if std::env::var_os(DOCS_SCREENSHOT_ENV).is_some() {
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs/web-client.png");
+        minji.run("window.scrollTo(0, 0);").await;
+        minji
+            .screenshot(&path)
+            .await
+            .unwrap_or_else(|err| panic!("no picture for the README: {err}"));
+        eprintln!("README picture: {}", path.display());
+    }
+    server.shutdown().await.expect("a clean shutdown");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_buttons_vote_and_a_flood_is_explained() {
+    with_browsers("votes", votes).await;
+}
+
+async fn votes(browsers: Arc<Browsers>) {
+    // One three-syllable question (강아지) and long rounds: only votes move this game.
+    let server = start(options("hints.txt", 300), MemoryStore::new()).await;
+    let page = browsers.open("alone", WIDE).await;
+    page.goto(&server.page_url()).await;
+    page.join("혼자", "votes").await;
+    let first = page.wait_playing().await;
+    assert_eq!(first.consonant, "ㄱㅇㅈ");
+
+    // Alone in the room, one vote is a majority.
+    page.click("hint-vote").await;
+    page.wait_until("the first syllable revealed", |shown| {
+        shown.consonant == "강ㅇㅈ"
+    })
+    .await;
+    let shown = page
+        .wait_until("the vote's notice", |shown| {
+            !shown.lines("notice").is_empty()
+        })
+        .await;
+    assert!(
+        shown
+            .lines("notice")
+            .iter()
+            .any(|line| line.contains("통과")),
+        "{shown:?}"
+    );
+
+    page.click("give-up-vote").await;
+    let shown = page
+        .wait_until("the next round after giving up", |shown| {
+            shown.round == first.round + 1
+        })
+        .await;
+    assert_eq!(shown.consonant, "ㄱㅇㅈ", "the new round shows no hint yet");
+    assert!(
+        shown
+            .lines("round")
+            .iter()
+            .any(|line| line.contains("포기") && line.contains("강아지")),
+        "no round end revealing the word: {shown:?}"
+    );
+    assert!(shown.scores.is_empty(), "nobody scored: {shown:?}");
+
+    // Twelve lines at once pass the message limit (10 at once, 4 spent on joining and voting):
+    // the page says so in words and gives the first refused line back.
+    page.run(
+        r#"const input = document.querySelector('[data-testid="chat-input"]');
+        const send = document.querySelector('[data-testid="chat-send"]');
+        for (let i = 1; i <= 12; i += 1) { input.value = `말${i}`; send.click(); }"#,
+    )
+    .await;
+    let shown = page
+        .wait_until("the flood refused", |shown| {
+            shown
+                .lines("error")
+                .iter()
+                .any(|line| line.contains("너무 빨라요"))
+                && !shown.chat_input.is_empty()
+        })
+        .await;
+    let given_back = shown.chat_input.clone();
+    assert!(given_back.starts_with('말'), "{shown:?}");
+    tokio::time::sleep(QUIET).await;
+    let shown = page.shown().await;
+    let echoed: Vec<&str> = shown.lines("chat");
+    assert!(
+        !echoed.contains(&format!("혼자{given_back}").as_str()),
+        "{given_back} was given back but also went out: {shown:?}"
+    );
+    assert!(
+        echoed.len() < 12,
+        "every line went out, none was refused: {shown:?}"
+    );
+    server.shutdown().await.expect("a clean shutdown");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_connection_comes_back_to_the_game() {
+    with_browsers("reconnect", reconnect).await;
+}
+
+async fn reconnect(browsers: Arc<Browsers>) {
+    let store = MemoryStore::new();
+    let server = start(options("browser.txt", 120), store.clone()).await;
+    let addr: SocketAddr = server.addr();
+    let page = browsers.open("comeback", PHONE).await;
+    page.goto(&server.page_url()).await;
+    page.join("다시", "comeback").await;
+    let first = page.wait_playing().await;
+    let answer = answer_for(&first.pattern);
+    page.type_and_enter(&answer).await;
+    let before = page
+        .wait_until("a point for the answer", |shown| {
+            shown.score_of("다시") == Some(1)
+        })
+        .await;
+
+    // quiz-local restarts on the same port, with the same rooms.
+    server.shutdown().await.expect("a clean shutdown");
+    page.wait_until("the connection lost", |shown| shown.status != "open")
+        .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let server = start(
+        LocalOptions {
+            addr,
+            ..options("browser.txt", 120)
+        },
+        store,
+    )
+    .await;
+
+    let after = page
+        .wait_until("the game again, reconnected", |shown| {
+            shown.status == "open" && shown.round == before.round && shown.pattern == before.pattern
+        })
+        .await;
+    assert_eq!(
+        after.score_of("다시"),
+        Some(1),
+        "the score was lost: {after:?}"
+    );
+    // The page asked for the room's history: the winning line is there, marked.
+    let after = page
+        .wait_until("the room's history", |shown| {
+            !shown.lines("separator").is_empty()
+        })
+        .await;
+    assert!(
+        after
+            .lines("correct")
+            .contains(&format!("다시{answer}").as_str()),
+        "the winning line is not in the history shown: {after:?}"
+    );
+    assert!(
+        after
+            .lines("notice")
+            .iter()
+            .any(|line| line.contains("다시 연결")),
+        "the page does not say it reconnected: {after:?}"
+    );
+    assert_eq!(server.connection_count(), 1);
+    server.shutdown().await.expect("a clean shutdown");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_plays_on_the_server_its_address_names() {
+    with_browsers("server-param", server_param).await;
+}
+
+async fn server_param(browsers: Arc<Browsers>) {
+    // The page comes from one server and plays on another, as it would from a static host
+    // in front of a deployed stage.
+    let host = start(options("browser.txt", 120), MemoryStore::new()).await;
+    let stage = start(options("browser.txt", 120), MemoryStore::new()).await;
+    let page = browsers.open("elsewhere", WIDE).await;
+    page.goto(&format!("{}?server={}", host.page_url(), stage.url()))
+        .await;
+    page.join("원격", "elsewhere").await;
+    page.wait_playing().await;
+    assert_eq!(stage.connection_count(), 1, "not connected to ?server=");
+    assert_eq!(
+        host.connection_count(),
+        0,
+        "connected to the page's own host"
+    );
+    host.shutdown().await.expect("a clean shutdown");
+    stage.shutdown().await.expect("a clean shutdown");
+}

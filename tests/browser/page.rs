@@ -1,0 +1,301 @@
+//! Driving the web client in headless Chromium: a browser per player, what its page shows,
+//! and a screenshot of every browser after every case, passed or failed.
+
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use fantoccini::key::Key;
+use fantoccini::{Client, ClientBuilder, Locator};
+use futures_util::FutureExt as _;
+use hyper_util::client::legacy::connect::HttpConnector;
+use quiz_testkit::chromium::Window;
+use serde_json::Value;
+
+/// How long a page gets to show what a case waits for. Generous: every browser of the
+/// process may be starting at once on two cores.
+pub const SHOW_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long a page is watched to make sure something does not happen.
+pub const QUIET: Duration = Duration::from_millis(700);
+
+/// Where the screenshots go: `target/tmp/browser/{case}-{player}.png`.
+pub fn screenshot_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("browser")
+}
+
+/// What one page shows, read in one script so that every field is of the same moment.
+#[derive(Debug, Clone)]
+pub struct Shown {
+    pub status: String,
+    pub consonant: String,
+    pub pattern: String,
+    pub round: u64,
+    pub deadline: String,
+    pub paused: bool,
+    /// The scoreboard's rows, top first.
+    pub scores: Vec<(String, u64)>,
+    /// The chat log's lines: their classes (`chat`, `correct`, `round`, `notice`, `error`,
+    /// `separator`) and their text.
+    pub log: Vec<(String, String)>,
+    pub chat_input: String,
+}
+
+impl Shown {
+    pub fn score_of(&self, name: &str) -> Option<u64> {
+        self.scores
+            .iter()
+            .find(|(row, _)| row == name)
+            .map(|(_, score)| *score)
+    }
+
+    /// Lines whose classes include `class`.
+    pub fn lines(&self, class: &str) -> Vec<&str> {
+        self.log
+            .iter()
+            .filter(|(classes, _)| classes.split(' ').any(|c| c == class))
+            .map(|(_, text)| text.as_str())
+            .collect()
+    }
+
+    /// Seconds left as the countdown shows them (`12.3초`).
+    pub fn seconds_left(&self) -> Option<f64> {
+        self.deadline.strip_suffix('초')?.parse().ok()
+    }
+}
+
+const SHOWN_SCRIPT: &str = r#"
+const q = (id) => document.querySelector(`[data-testid="${id}"]`);
+const consonant = q("consonant");
+return {
+  status: q("connection-status").dataset.state,
+  consonant: consonant.textContent,
+  pattern: consonant.dataset.pattern,
+  round: Number(consonant.dataset.round),
+  deadline: q("deadline").textContent,
+  paused: q("deadline").dataset.paused === "true",
+  scores: [...q("scores").querySelectorAll("li[data-name]")].map((row) =>
+    [row.querySelector(".name").textContent, Number(row.querySelector(".score").textContent)]),
+  log: [...q("chat-log").children].map((line) => [line.className, line.textContent]),
+  chatInput: q("chat-input").value,
+};
+"#;
+
+/// One player's browser.
+#[derive(Clone)]
+pub struct Page {
+    pub label: String,
+    client: Client,
+}
+
+impl Page {
+    /// Opens `url`.
+    pub async fn goto(&self, url: &str) {
+        self.client
+            .goto(url)
+            .await
+            .unwrap_or_else(|err| panic!("{}: cannot open {url}: {err}", self.label));
+    }
+
+    /// Fills the join form and presses its button.
+    pub async fn join(&self, name: &str, room: &str) {
+        self.fill("nickname", name).await;
+        self.fill("room", room).await;
+        self.click("join").await;
+    }
+
+    pub async fn fill(&self, testid: &str, text: &str) {
+        let field = self.element(testid).await;
+        field
+            .clear()
+            .await
+            .unwrap_or_else(|err| panic!("{}: cannot clear {testid}: {err}", self.label));
+        field
+            .send_keys(text)
+            .await
+            .unwrap_or_else(|err| panic!("{}: cannot type into {testid}: {err}", self.label));
+    }
+
+    pub async fn click(&self, testid: &str) {
+        self.element(testid)
+            .await
+            .click()
+            .await
+            .unwrap_or_else(|err| panic!("{}: cannot click {testid}: {err}", self.label));
+    }
+
+    /// Types `text` into the chat box and presses Enter, as a player does.
+    pub async fn type_and_enter(&self, text: &str) {
+        self.fill("chat-input", text).await;
+        self.element("chat-input")
+            .await
+            .send_keys(&Key::Enter)
+            .await
+            .unwrap_or_else(|err| panic!("{}: cannot press Enter: {err}", self.label));
+    }
+
+    /// Runs `script` in the page.
+    pub async fn run(&self, script: &str) -> Value {
+        self.client
+            .execute(script, Vec::new())
+            .await
+            .unwrap_or_else(|err| panic!("{}: script failed: {err}\n{script}", self.label))
+    }
+
+    pub async fn shown(&self) -> Shown {
+        let value = self.run(SHOWN_SCRIPT).await;
+        let text = |key: &str| value[key].as_str().unwrap_or_default().to_owned();
+        Shown {
+            status: text("status"),
+            consonant: text("consonant"),
+            pattern: text("pattern"),
+            round: value["round"].as_u64().unwrap_or(0),
+            deadline: text("deadline"),
+            paused: value["paused"].as_bool().unwrap_or(false),
+            scores: value["scores"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|row| {
+                    (
+                        row[0].as_str().unwrap_or_default().to_owned(),
+                        row[1].as_u64().unwrap_or(0),
+                    )
+                })
+                .collect(),
+            log: value["log"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|line| {
+                    (
+                        line[0].as_str().unwrap_or_default().to_owned(),
+                        line[1].as_str().unwrap_or_default().to_owned(),
+                    )
+                })
+                .collect(),
+            chat_input: text("chatInput"),
+        }
+    }
+
+    /// Waits until the page shows what `check` looks for; fails with `what` and the last
+    /// thing shown otherwise.
+    pub async fn wait_until(&self, what: &str, mut check: impl FnMut(&Shown) -> bool) -> Shown {
+        let start = Instant::now();
+        loop {
+            let shown = self.shown().await;
+            if check(&shown) {
+                return shown;
+            }
+            if start.elapsed() > SHOW_TIMEOUT {
+                panic!(
+                    "{}: the page did not show {what} within {SHOW_TIMEOUT:?}; it shows {shown:#?}",
+                    self.label
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Waits until the page is connected and shows a question.
+    pub async fn wait_playing(&self) -> Shown {
+        self.wait_until("a question, connected", |shown| {
+            shown.status == "open" && !shown.pattern.is_empty() && shown.round > 0
+        })
+        .await
+    }
+
+    async fn element(&self, testid: &str) -> fantoccini::elements::Element {
+        let locator = format!(r#"[data-testid="{testid}"]"#);
+        self.client
+            .wait()
+            .at_most(SHOW_TIMEOUT)
+            .for_element(Locator::Css(&locator))
+            .await
+            .unwrap_or_else(|err| panic!("{}: no element {testid}: {err}", self.label))
+    }
+
+    /// Saves what the page shows as a PNG at `path`.
+    pub async fn screenshot(&self, path: &Path) -> Result<(), String> {
+        let png = self
+            .client
+            .screenshot()
+            .await
+            .map_err(|err| err.to_string())?;
+        std::fs::write(path, png).map_err(|err| format!("{}: {err}", path.display()))
+    }
+}
+
+/// The browsers of one case.
+pub struct Browsers {
+    case: String,
+    pages: Mutex<Vec<Page>>,
+}
+
+impl Browsers {
+    /// A new browser showing pages in `window`, for the player `label`. No browser is a
+    /// failure, never a skip.
+    pub async fn open(&self, label: &str, window: Window) -> Page {
+        let driver = quiz_testkit::chromium::webdriver()
+            .await
+            .unwrap_or_else(|err| panic!("no browser for the web client's tests: {err}"));
+        let client = ClientBuilder::new(HttpConnector::new())
+            .capabilities(driver.capabilities(window))
+            .connect(driver.url())
+            .await
+            .unwrap_or_else(|err| {
+                panic!(
+                    "ChromeDriver at {} could not start a headless Chromium: {err}",
+                    driver.url()
+                )
+            });
+        let page = Page {
+            label: label.to_owned(),
+            client,
+        };
+        self.pages
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .push(page.clone());
+        page
+    }
+
+    fn pages(&self) -> Vec<Page> {
+        self.pages
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+}
+
+/// Runs a case with the browsers it opens, then screenshots each of them (named after the
+/// case and the player, `-failed` when the case failed) and closes them, whatever happened.
+pub async fn with_browsers<F, Fut>(case: &str, run: F)
+where
+    F: FnOnce(Arc<Browsers>) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let browsers = Arc::new(Browsers {
+        case: case.to_owned(),
+        pages: Mutex::new(Vec::new()),
+    });
+    let outcome = AssertUnwindSafe(run(Arc::clone(&browsers)))
+        .catch_unwind()
+        .await;
+    let dir = screenshot_dir();
+    let _ = std::fs::create_dir_all(&dir);
+    let suffix = if outcome.is_err() { "-failed" } else { "" };
+    for page in browsers.pages() {
+        let path = dir.join(format!("{}-{}{suffix}.png", browsers.case, page.label));
+        match page.screenshot(&path).await {
+            Ok(()) => eprintln!("screenshot: {}", path.display()),
+            Err(err) => eprintln!("no screenshot of {}: {err}", page.label),
+        }
+        let _ = page.client.close().await;
+    }
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
+}
