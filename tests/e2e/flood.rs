@@ -1,5 +1,6 @@
 //! One client cannot hurt a room: a flooder is held to the message limit and then closed, and
-//! a client that never reads loses its own frames (429) while the room plays on.
+//! a client that never reads loses its own frames (429) while the room plays on. And a
+//! throttled account (429 on posts) costs a room time, not chat lines.
 
 use std::time::{Duration, Instant};
 
@@ -192,8 +193,9 @@ pub async fn a_client_that_never_reads_gets_429_not_the_room<S: TestStore>(store
     );
     assert!(accepted < 2_000);
 
-    // The room plays on: each chat's broadcast meets the full buffer (429) and goes on at
-    // once, so the next line (read only once the last one is handled) echoes quickly too.
+    // The room plays on: each chat's broadcast meets the full buffer (429), retries it twice
+    // (a few hundred milliseconds: a full buffer and a throttled account look the same) and
+    // goes on, so the next line (read only once the last one is handled) echoes soon too.
     let started = Instant::now();
     for line in ["아무도 안 막혀", "정말로"] {
         minji.chat("민지", line).await;
@@ -201,7 +203,7 @@ pub async fn a_client_that_never_reads_gets_429_not_the_room<S: TestStore>(store
         while minji.next_frame().await["content"] != line {}
     }
     assert!(
-        started.elapsed() < Duration::from_secs(1),
+        started.elapsed() < Duration::from_secs(2),
         "two lines took {:?}",
         started.elapsed()
     );
@@ -212,4 +214,74 @@ pub async fn a_client_that_never_reads_gets_429_not_the_room<S: TestStore>(store
         .expect("the store answers")
         .is_some());
     drop(stalled);
+}
+
+/// The account's post rate for [`a_throttled_account_loses_no_chat_line`]. With the rate
+/// used up just before a line is sent, its four posts find fewer than four requests' worth
+/// refilled if the handler posts within 0.2 s (it takes a few milliseconds), and the handler's
+/// retries of a throttled post (0.3 to 0.6 s in all) leave time for six.
+const ACCOUNT_POSTS_PER_SEC: f64 = 20.0;
+
+/// A moderate account throttle (429 on `@connections` past a rate, as AWS answers when the
+/// account's request rate is exceeded) delays frames but loses none: the handler retries a
+/// throttled post with backoff. Before each line the account's rate is used up, so the
+/// room's posts are refused at first.
+pub async fn a_throttled_account_loses_no_chat_line<S: TestStore>(store: S) {
+    let options = LocalOptions {
+        throttle_posts_per_sec: Some(ACCOUNT_POSTS_PER_SEC),
+        ..options()
+    };
+    let game = Gateway::start(store, options).await;
+    let names = ["가", "나", "다", "라"];
+    let mut players = Vec::new();
+    for name in names {
+        players.push(game.connect("busy", Some(name)).await);
+    }
+    game.wait_for_connections("busy", names.len()).await;
+    // The room's game first: its state goes to everyone.
+    players[0].send_text("start!").await;
+    for player in &mut players {
+        player.expect_state().await;
+    }
+
+    let management = management_client(&game.server.management_endpoint());
+    let nobody = "bm9ib2R5";
+    let mut refused_room_posts = 0;
+    for (round, sender) in names.iter().enumerate() {
+        // Use up the account's rate: past it, even a post to nobody is refused (429).
+        loop {
+            let post = management
+                .post_to_connection()
+                .connection_id(nobody)
+                .data(Blob::new("x"))
+                .send()
+                .await;
+            let err = post.expect_err("nobody is connected");
+            if err
+                .as_service_error()
+                .is_some_and(|service| service.is_limit_exceeded_exception())
+            {
+                break;
+            }
+        }
+        let refused_before = game.server.throttled_posts();
+        let line = format!("{round}번째 줄");
+        players[round].chat(sender, &line).await;
+        for (player, name) in players.iter_mut().zip(names) {
+            let frame = player.next_frame().await;
+            assert_eq!(
+                (frame["username"].as_str(), frame["content"].as_str()),
+                (Some(*sender), Some(line.as_str())),
+                "{name} did not get {sender}'s line of round {round}: {frame}"
+            );
+        }
+        refused_room_posts += game.server.throttled_posts() - refused_before;
+    }
+    assert!(
+        refused_room_posts > 0,
+        "the account's rate never refused the room's posts: nothing was tested"
+    );
+    for mut player in players {
+        player.expect_silence().await;
+    }
 }

@@ -37,6 +37,7 @@ macro_rules! e2e_suite {
         e2e_suite!(@flood $store, $over_http;
             a_flooder_is_held_to_the_limit_and_closed,
             a_client_that_never_reads_gets_429_not_the_room,
+            a_throttled_account_loses_no_chat_line,
         );
     };
     (@cases $store:path, $over_http:literal; $($case:ident),+ $(,)?) => {

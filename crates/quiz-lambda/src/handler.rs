@@ -22,12 +22,13 @@ use quiz_store::{
     MessageRate, NewChatLine, Room, Store, StoreError, Updated, MAX_REFUSALS_PER_WINDOW,
 };
 
-use crate::broadcast::{broadcast, BroadcastReport, ConnectionPoster, PostError};
+use crate::broadcast::{broadcast, BroadcastReport, ConnectionPoster, PostErrorKind};
 use crate::config::{DEFAULT_RATE_BURST, DEFAULT_RATE_PER_SEC};
 use crate::protocol::{
     self, chat_frame, error_frame, history_frame, notice_frame, slow_down_frame, state_frame,
     ClientMessage, FrameError, HistoryLine, StateReason,
 };
+use crate::tally::{self, TalliedStore, Tally};
 use crate::timers::{ScheduleError, Timer, TimerQueue};
 
 /// The room a connection joins when its URL names none.
@@ -41,7 +42,7 @@ const CHAT_RETENTION_SECS: u64 = 7 * 24 * 60 * 60;
 /// and a cache of named connections (a connection's room and name never change once set, so a
 /// warm instance may remember them and skip a read).
 pub struct App<S, P, T> {
-    store: S,
+    store: TalliedStore<S>,
     poster: P,
     timers: T,
     rules: Rules,
@@ -161,7 +162,7 @@ impl<S: Store, P: ConnectionPoster, T: TimerQueue> App<S, P, T> {
         management_endpoint: Option<String>,
     ) -> Self {
         App {
-            store,
+            store: TalliedStore(store),
             poster,
             timers,
             rules,
@@ -178,7 +179,7 @@ impl<S: Store, P: ConnectionPoster, T: TimerQueue> App<S, P, T> {
     }
 
     pub fn store(&self) -> &S {
-        &self.store
+        &self.store.0
     }
 
     pub fn poster(&self) -> &P {
@@ -212,18 +213,39 @@ impl<S: Store, P: ConnectionPoster, T: TimerQueue> App<S, P, T> {
         };
         let now = event_time(context.request_time_epoch);
 
-        let handled = match (route.as_str(), context.event_type.as_deref()) {
-            ("$connect", _) | (_, Some("CONNECT")) => {
-                self.connect(&connection_id, &request, now).await
+        let (handled, tally) = tally::scope(async {
+            match (route.as_str(), context.event_type.as_deref()) {
+                ("$connect", _) | (_, Some("CONNECT")) => {
+                    self.connect(&connection_id, &request, now).await
+                }
+                ("$disconnect", _) | (_, Some("DISCONNECT")) => {
+                    self.disconnect(&connection_id).await
+                }
+                _ => self.message(&connection_id, &request, now).await,
             }
-            ("$disconnect", _) | (_, Some("DISCONNECT")) => self.disconnect(&connection_id).await,
-            _ => self.message(&connection_id, &request, now).await,
-        };
+        })
+        .await;
+        let Tally {
+            store_ok,
+            store_failed,
+            posts_delivered,
+            posts_gone,
+            posts_throttled,
+            posts_failed,
+            posts_retried,
+        } = tally;
         tracing::info!(
             connection_id = %connection_id,
             room = handled.room.as_ref().map(|r| r.0.as_str()).unwrap_or(""),
             route,
             outcome = handled.outcome,
+            store_ok,
+            store_failed,
+            posts_delivered,
+            posts_gone,
+            posts_throttled,
+            posts_failed,
+            posts_retried,
             latency_ms = started.elapsed().as_secs_f64() * 1_000.0,
             "handled"
         );
@@ -249,8 +271,8 @@ impl<S: Store, P: ConnectionPoster, T: TimerQueue> App<S, P, T> {
             }
         };
         let connection = Connection::new(id.clone(), room.clone(), username, now);
-        if let Err(err) = self.store.put_connection(&connection).await {
-            tracing::error!(error = %err, "could not record a connection");
+        // A failed store request is logged where it fails (`tally`), with its kind.
+        if self.store.put_connection(&connection).await.is_err() {
             return Handled::new(500, None, "store_error", Some(room));
         }
         self.remember(connection);
@@ -261,10 +283,7 @@ impl<S: Store, P: ConnectionPoster, T: TimerQueue> App<S, P, T> {
         let room = self.forget(id).map(|c| c.room);
         match self.store.remove_connection(id).await {
             Ok(()) => Handled::new(200, None, "disconnected", room),
-            Err(err) => {
-                tracing::warn!(error = %err, "could not remove a connection");
-                Handled::new(200, None, "store_error", room)
-            }
+            Err(_) => Handled::new(200, None, "store_error", room),
         }
     }
 
@@ -468,12 +487,10 @@ impl<S: Store, P: ConnectionPoster, T: TimerQueue> App<S, P, T> {
             self.announce(endpoint, &still_here, &[state], wake, now)
                 .await;
         }
-        match saved {
-            Ok(stored) => {
-                self.correct_chat_line(&stored, matches!(verdict, Verdict::Correct { .. }))
-                    .await
-            }
-            Err(err) => tracing::warn!(error = %err, "could not store a chat line"),
+        // A failed write was logged as it failed; the line was shown, only history misses it.
+        if let Ok(stored) = saved {
+            self.correct_chat_line(&stored, matches!(verdict, Verdict::Correct { .. }))
+                .await;
         }
         let (outcome, reply) = verdict_reply(verdict);
         Ok(Handled::new(200, reply, outcome, Some(room.clone())))
@@ -484,9 +501,8 @@ impl<S: Store, P: ConnectionPoster, T: TimerQueue> App<S, P, T> {
         if stored.correct == correct {
             return;
         }
-        if let Err(err) = self.store.set_chat_correct(stored, correct).await {
-            tracing::warn!(error = %err, "could not correct a chat line's verdict");
-        }
+        // A failure is logged as it happens; history keeps the first verdict.
+        let _ = self.store.set_chat_correct(stored, correct).await;
     }
 
     async fn join(
@@ -603,13 +619,12 @@ impl<S: Store, P: ConnectionPoster, T: TimerQueue> App<S, P, T> {
             Admission::Admitted => return Ok(None),
             Admission::Refused { retry_after_us } => retry_after_us,
         };
-        let refusals = match self.store.count_refusal(id, refusal_window(now)).await {
-            Ok(count) => count,
-            Err(err) => {
-                tracing::warn!(connection_id = %id, error = %err, "could not count a refused message");
-                0
-            }
-        };
+        // A failure is logged as it happens; the refusal still stands.
+        let refusals = self
+            .store
+            .count_refusal(id, refusal_window(now))
+            .await
+            .unwrap_or_default();
         if refusals < MAX_REFUSALS_PER_WINDOW {
             return Ok(Some(Handled::reply(
                 slow_down_frame(retry_after_us),
@@ -630,19 +645,19 @@ impl<S: Store, P: ConnectionPoster, T: TimerQueue> App<S, P, T> {
             "flooding",
             "too many messages over the limit: this connection is closed",
         );
-        let _ = self.poster.post(endpoint, id, &last_word).await;
-        match self.poster.disconnect(endpoint, id).await {
-            Ok(()) | Err(PostError::Gone) => {}
-            Err(err) => {
-                // The row stays, so the next frames are refused and counted again.
-                tracing::warn!(connection_id = %id, error = %err, "could not close a flooding connection");
-                return Ok(Some(Handled::silent("flooding", room)));
-            }
+        let said = self.poster.post(endpoint, id, &last_word).await;
+        tally::post("flooding", &said);
+        let closed = self.poster.disconnect(endpoint, id).await;
+        tally::post("close", &closed);
+        match closed {
+            Ok(()) => {}
+            Err(err) if err.kind() == PostErrorKind::Gone => {}
+            // The row stays, so the next frames are refused and counted again.
+            Err(_) => return Ok(Some(Handled::silent("flooding", room))),
         }
         self.forget(id);
-        if let Err(err) = self.store.remove_connection(id).await {
-            tracing::warn!(connection_id = %id, error = %err, "could not remove a flooding connection");
-        }
+        // A failure is logged as it happens; the row expires with its TTL.
+        let _ = self.store.remove_connection(id).await;
         Ok(Some(Handled::silent("disconnected_flooding", room)))
     }
 
@@ -770,13 +785,29 @@ impl<S: Store, P: ConnectionPoster, T: TimerQueue> App<S, P, T> {
         redelivered: bool,
     ) -> Result<TimerOutcome, TimerError> {
         let started = Instant::now();
-        let outcome = self.apply_timer(timer, now, redelivered).await;
+        let (outcome, tally) = tally::scope(self.apply_timer(timer, now, redelivered)).await;
+        let Tally {
+            store_ok,
+            store_failed,
+            posts_delivered,
+            posts_gone,
+            posts_throttled,
+            posts_failed,
+            posts_retried,
+        } = tally;
         tracing::info!(
             room = timer.room,
             route = "timer",
             at = timer.at,
             late_ms = i128::from(now) - i128::from(timer.at),
             outcome = outcome.as_ref().map_or("error", |o| o.as_str()),
+            store_ok,
+            store_failed,
+            posts_delivered,
+            posts_gone,
+            posts_throttled,
+            posts_failed,
+            posts_retried,
             latency_ms = started.elapsed().as_secs_f64() * 1_000.0,
             "handled"
         );

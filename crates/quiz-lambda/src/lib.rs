@@ -16,4 +16,5 @@ pub mod handler;
 pub mod invocation;
 pub mod logging;
 pub mod protocol;
+pub mod tally;
 pub mod timers;

@@ -10,7 +10,7 @@ use aws_lambda_events::encodings::Body;
 use lambda_runtime::{Context, LambdaEvent};
 use quiz_core::game::{GameConfig, Rules};
 use quiz_core::words::{parse_word_list, WordBank};
-use quiz_lambda::broadcast::{ConnectionPoster, PostError};
+use quiz_lambda::broadcast::{ConnectionPoster, PostError, PostErrorKind};
 use quiz_lambda::handler::{App, TimerOutcome};
 use quiz_lambda::invocation::{Incoming, Outgoing};
 use quiz_lambda::timers::{ScheduleError, Timer, TimerQueue};
@@ -54,10 +54,10 @@ impl RecordingPoster {
 impl ConnectionPoster for RecordingPoster {
     async fn post(&self, endpoint: &str, id: &ConnectionId, frame: &str) -> Result<(), PostError> {
         if self.gone.lock().unwrap().contains(&id.0) {
-            return Err(PostError::Gone);
+            return Err(PostErrorKind::Gone.into());
         }
         if self.throttled.lock().unwrap().contains(&id.0) {
-            return Err(PostError::Throttled);
+            return Err(PostErrorKind::Throttled.into());
         }
         self.posts
             .lock()
@@ -1061,6 +1061,137 @@ async fn a_throttled_connection_misses_the_frame_and_keeps_its_row() {
         .await
         .unwrap()
         .is_some());
+}
+
+/// Log lines written while the guard lives, as JSON objects (the deployed format).
+#[derive(Clone, Default)]
+struct CapturedLogs(std::sync::Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for CapturedLogs {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl CapturedLogs {
+    /// Captures this thread's logs (a `#[tokio::test]` runs on one thread) at `info` and up.
+    fn start() -> (CapturedLogs, tracing::subscriber::DefaultGuard) {
+        let logs = CapturedLogs::default();
+        let writer = logs.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .json()
+            .with_max_level(tracing::Level::INFO)
+            .with_writer(move || writer.clone())
+            .finish();
+        (logs, tracing::subscriber::set_default(subscriber))
+    }
+
+    fn lines(&self) -> Vec<Value> {
+        String::from_utf8(self.0.lock().unwrap().clone())
+            .unwrap()
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect()
+    }
+
+    /// The last `handled` line: what the event did, in one line.
+    fn handled(&self) -> Value {
+        self.lines()
+            .into_iter()
+            .rev()
+            .find(|line| line["fields"]["message"] == "handled")
+            .expect("a handled line")["fields"]
+            .clone()
+    }
+}
+
+#[tokio::test]
+async fn the_events_line_counts_its_posts_and_a_throttled_post_is_a_warning() {
+    let app = app();
+    two_players(&app).await;
+    send(&app, fixture("message-start.json")).await;
+    app.poster()
+        .throttled
+        .lock()
+        .unwrap()
+        .insert(JUNHO.to_owned());
+    let (logs, _guard) = CapturedLogs::start();
+    send(&app, fixture("message-chat.json")).await;
+    let handled = logs.handled();
+    assert_eq!(handled["outcome"], "chat", "{handled}");
+    assert_eq!(handled["posts_delivered"], 1, "{handled}");
+    assert_eq!(handled["posts_throttled"], 1, "{handled}");
+    assert_eq!(handled["posts_retried"], 2, "{handled}");
+    assert_eq!(handled["posts_gone"], 0, "{handled}");
+    assert_eq!(handled["posts_failed"], 0, "{handled}");
+    assert_eq!(handled["store_failed"], 0, "{handled}");
+    assert!(handled["store_ok"].as_u64().unwrap() >= 3, "{handled}");
+    let warnings: Vec<Value> = logs
+        .lines()
+        .into_iter()
+        .filter(|line| line["level"] == "WARN")
+        .collect();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert_eq!(warnings[0]["fields"]["kind"], "Throttled", "{warnings:?}");
+}
+
+/// Answers 403 to every post, as API Gateway does when the function lacks
+/// `execute-api:ManageConnections`.
+struct ForbiddenPoster;
+
+impl ConnectionPoster for ForbiddenPoster {
+    async fn post(&self, _: &str, _: &ConnectionId, _: &str) -> Result<(), PostError> {
+        Err(PostError::with_source(
+            PostErrorKind::Forbidden,
+            std::io::Error::other("AccessDeniedException: not authorized"),
+        ))
+    }
+
+    async fn disconnect(&self, _: &str, _: &ConnectionId) -> Result<(), PostError> {
+        Err(PostErrorKind::Forbidden.into())
+    }
+}
+
+#[tokio::test]
+async fn a_post_the_function_may_not_make_is_an_error_with_its_source() {
+    let app = App::new(
+        MemoryStore::new(),
+        ForbiddenPoster,
+        RecordingTimers::default(),
+        rules(),
+        None,
+    );
+    for event in [fixture("connect.json"), fixture("message-start.json")] {
+        app.handle(LambdaEvent::new(event, Context::default()))
+            .await
+            .unwrap();
+    }
+    let (logs, _guard) = CapturedLogs::start();
+    app.handle(LambdaEvent::new(
+        fixture("message-chat.json"),
+        Context::default(),
+    ))
+    .await
+    .unwrap();
+    let handled = logs.handled();
+    assert_eq!(handled["posts_failed"], 1, "{handled}");
+    assert_eq!(handled["posts_delivered"], 0, "{handled}");
+    let errors: Vec<Value> = logs
+        .lines()
+        .into_iter()
+        .filter(|line| line["level"] == "ERROR")
+        .collect();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    let error = errors[0]["fields"]["error"].as_str().unwrap();
+    assert!(
+        error.contains("403") && error.contains("AccessDeniedException"),
+        "{error}"
+    );
 }
 
 /// A chat line is written while the game decides. When a rival's answer lands first, the

@@ -3,8 +3,9 @@
 //! registry of open connections).
 
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
 use futures_util::future::BoxFuture;
@@ -43,6 +44,8 @@ pub struct Gateway {
     pub integration: Integration,
     /// Shared with the in-process poster, which is built before the gateway.
     pub registry: Arc<Registry>,
+    /// The account's request rate for `@connections`, shared with the in-process poster.
+    pub account_rate: Arc<AccountRate>,
     pub idle_timeout: Duration,
     pub max_connection_duration: Duration,
     /// Each connection's cap on posted bytes not yet sent.
@@ -72,5 +75,98 @@ impl Gateway {
         if let Err(err) = self.invoke(event).await {
             tracing::error!(connection_id = %connection.id, error = %err, "$disconnect failed");
         }
+    }
+}
+
+/// The account's request rate for the management API, simulated when a limit is set (it is
+/// not by default). On AWS every `@connections` call and every WebSocket message counts
+/// against one rate per account and region (10,000 a second); past it, a post answers 429
+/// `LimitExceededException`, exactly as a client's full buffer does. A token bucket holding
+/// one second's worth of requests, refilled at the limit, decides here.
+#[derive(Debug)]
+pub struct AccountRate {
+    per_sec: Option<f64>,
+    bucket: Mutex<Bucket>,
+    refused: AtomicU64,
+}
+
+#[derive(Debug)]
+struct Bucket {
+    tokens: f64,
+    at: Instant,
+}
+
+impl AccountRate {
+    /// `per_sec` requests a second at most (and that many at once), or no limit with `None`.
+    pub fn new(per_sec: Option<f64>) -> Self {
+        let per_sec = per_sec.filter(|rate| rate.is_finite() && *rate > 0.0);
+        AccountRate {
+            per_sec,
+            bucket: Mutex::new(Bucket {
+                tokens: per_sec.map_or(0.0, capacity),
+                at: Instant::now(),
+            }),
+            refused: AtomicU64::new(0),
+        }
+    }
+
+    /// Takes one request from the rate at `now`; `false` when the rate is exceeded.
+    pub fn admit(&self, now: Instant) -> bool {
+        let Some(per_sec) = self.per_sec else {
+            return true;
+        };
+        let mut bucket = self
+            .bucket
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
+        let elapsed = now.saturating_duration_since(bucket.at).as_secs_f64();
+        bucket.tokens = (bucket.tokens + elapsed * per_sec).min(capacity(per_sec));
+        bucket.at = now.max(bucket.at);
+        if bucket.tokens >= 1.0 {
+            bucket.tokens -= 1.0;
+            true
+        } else {
+            self.refused.fetch_add(1, Ordering::Relaxed);
+            false
+        }
+    }
+
+    /// Requests refused so far for exceeding the rate.
+    pub fn refused(&self) -> u64 {
+        self.refused.load(Ordering::Relaxed)
+    }
+}
+
+/// A second's worth of requests, and at least one.
+fn capacity(per_sec: f64) -> f64 {
+    per_sec.max(1.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_account_rate_allows_a_second_at_once_then_refills_at_its_rate() {
+        let rate = AccountRate::new(Some(10.0));
+        let start = Instant::now();
+        assert!((0..10).all(|_| rate.admit(start)));
+        assert!(!rate.admit(start));
+        assert_eq!(rate.refused(), 1);
+        // A tenth of a second gives back one request.
+        let later = start + Duration::from_millis(100);
+        assert!(rate.admit(later));
+        assert!(!rate.admit(later));
+        // However long it stays quiet, a burst stays a second's worth.
+        let much_later = start + Duration::from_secs(60);
+        assert_eq!((0..20).filter(|_| rate.admit(much_later)).count(), 10);
+    }
+
+    #[test]
+    fn no_limit_refuses_nothing() {
+        let rate = AccountRate::new(None);
+        let now = Instant::now();
+        assert!((0..100_000).all(|_| rate.admit(now)));
+        assert_eq!(rate.refused(), 0);
     }
 }

@@ -87,6 +87,14 @@ struct Args {
     #[arg(long)]
     post_over_http: bool,
 
+    /// Simulate the AWS account's request rate for @connections (10,000 a second per account
+    /// and region, shared by all its APIs): past R posts and closes a second (and R at once),
+    /// they answer 429 LimitExceededException, as a throttled account's do. The handler
+    /// retries a throttled post twice with backoff before giving its frame up [default: no
+    /// limit].
+    #[arg(long, value_name = "R", value_parser = posts_per_sec)]
+    throttle_posts_per_sec: Option<f64>,
+
     /// The queue for --sqs-endpoint, created if missing.
     #[arg(
         long,
@@ -122,6 +130,15 @@ fn outbound_bytes(value: &str) -> Result<usize, String> {
                 quiz_local::MAX_MESSAGE_BYTES
             )
         })
+}
+
+fn posts_per_sec(value: &str) -> Result<f64, String> {
+    value
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|rate| rate.is_finite() && *rate >= 1.0)
+        .ok_or_else(|| "expected posts per second, at least 1".into())
 }
 
 fn rate_burst(value: &str) -> Result<u32, String> {
@@ -169,6 +186,7 @@ async fn run(args: Args) -> Result<(), LocalError> {
         rate_burst: args.rate_burst,
         rate_per_sec: args.rate_per_sec,
         post_over_http: args.post_over_http,
+        throttle_posts_per_sec: args.throttle_posts_per_sec,
         timers: match args.sqs_endpoint {
             Some(endpoint) => TimerBackend::Sqs {
                 endpoint,

@@ -43,7 +43,7 @@ pub async fn post_to_connection(
         Ok(text) => OutFrame::Text(text),
         Err(_) => OutFrame::Binary(body),
     };
-    match delivery::post(&gateway.registry, &id, frame) {
+    match delivery::post(&gateway.registry, &gateway.account_rate, &id, frame) {
         Ok(()) => StatusCode::OK.into_response(),
         Err(undelivered) => refused(undelivered),
     }
@@ -75,7 +75,7 @@ pub async fn delete_connection(
     State(gateway): State<Arc<Gateway>>,
     Path(id): Path<String>,
 ) -> Response {
-    match delivery::close(&gateway.registry, &id) {
+    match delivery::close(&gateway.registry, &gateway.account_rate, &id) {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
         Err(undelivered) => refused(undelivered),
     }
@@ -89,7 +89,7 @@ fn refused(undelivered: Undelivered) -> Response {
             "PayloadTooLargeException",
             "Message too long",
         ),
-        Undelivered::Full => error(
+        Undelivered::Full | Undelivered::Throttled => error(
             StatusCode::TOO_MANY_REQUESTS,
             "LimitExceededException",
             "Limit Exceeded",

@@ -32,7 +32,7 @@ use quiz_lambda::handler::App;
 use crate::delivery::LocalPoster;
 use crate::events::ApiInfo;
 use crate::gateway::{
-    Gateway, Integration, IDLE_TIMEOUT, MAX_CONNECTION_DURATION, MAX_OUTBOUND_BYTES,
+    AccountRate, Gateway, Integration, IDLE_TIMEOUT, MAX_CONNECTION_DURATION, MAX_OUTBOUND_BYTES,
 };
 use crate::registry::Registry;
 use crate::timers::{run_in_process, run_sqs_pollers, sqs_timers, LocalTimers, TimerBackend};
@@ -108,6 +108,10 @@ pub struct LocalOptions {
     /// as the deployed function does, instead of straight into the connections (the default,
     /// with the same answers and several times the throughput).
     pub post_over_http: bool,
+    /// Simulates the account's request rate for `@connections` (on AWS, 10,000 a second per
+    /// account and region): past this many posts and closes a second, they answer 429 as a
+    /// throttled account's do. `None` (the default) sets no limit.
+    pub throttle_posts_per_sec: Option<f64>,
 }
 
 impl Default for LocalOptions {
@@ -124,6 +128,7 @@ impl Default for LocalOptions {
             rate_burst: None,
             rate_per_sec: None,
             post_over_http: false,
+            throttle_posts_per_sec: None,
         }
     }
 }
@@ -195,10 +200,14 @@ impl LocalServer {
             }
         };
         let registry = Arc::new(Registry::default());
+        let account_rate = Arc::new(AccountRate::new(options.throttle_posts_per_sec));
         let poster = if options.post_over_http {
             LocalPoster::OverHttp(Box::new(ApiGatewayPoster::new(aws)))
         } else {
-            LocalPoster::InProcess(Arc::clone(&registry))
+            LocalPoster::InProcess {
+                registry: Arc::clone(&registry),
+                account: Arc::clone(&account_rate),
+            }
         };
         let app = Arc::new(
             App::new(
@@ -228,6 +237,7 @@ impl LocalServer {
             local_addr,
             integration,
             registry,
+            account_rate,
             idle_timeout: options.idle_timeout,
             max_connection_duration: options.max_connection_duration,
             max_outbound_bytes: options.max_outbound_bytes,
@@ -332,6 +342,12 @@ impl RunningServer {
     /// How many connections are open.
     pub fn connection_count(&self) -> usize {
         self.gateway.registry.len()
+    }
+
+    /// How many posts and closes were refused (429) for exceeding
+    /// [`LocalOptions::throttle_posts_per_sec`].
+    pub fn throttled_posts(&self) -> u64 {
+        self.gateway.account_rate.refused()
     }
 
     /// Stops cleanly: every connection is closed with 1001 ("Going away") and gets its
