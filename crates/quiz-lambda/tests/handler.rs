@@ -1063,13 +1063,27 @@ async fn a_throttled_connection_misses_the_frame_and_keeps_its_row() {
         .is_some());
 }
 
-/// Log lines written while the guard lives, as JSON objects (the deployed format).
+/// Log lines written on this thread while a capture lives, as JSON objects (the deployed
+/// format). One subscriber for the whole process writes each line to the capture of the thread
+/// that logged it: a subscriber set per thread would miss lines of callsites another thread
+/// registered first.
 #[derive(Clone, Default)]
 struct CapturedLogs(std::sync::Arc<Mutex<Vec<u8>>>);
 
-impl std::io::Write for CapturedLogs {
+thread_local! {
+    static CAPTURING: std::cell::RefCell<Option<CapturedLogs>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Writes to the capture of the current thread, if any.
+struct ThreadCapture;
+
+impl std::io::Write for ThreadCapture {
     fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
+        CAPTURING.with(|capture| {
+            if let Some(logs) = &*capture.borrow() {
+                logs.0.lock().unwrap().extend_from_slice(bytes);
+            }
+        });
         Ok(bytes.len())
     }
 
@@ -1078,17 +1092,29 @@ impl std::io::Write for CapturedLogs {
     }
 }
 
+/// Stops the thread's capture when dropped.
+struct CaptureGuard;
+
+impl Drop for CaptureGuard {
+    fn drop(&mut self) {
+        CAPTURING.with(|capture| capture.borrow_mut().take());
+    }
+}
+
 impl CapturedLogs {
     /// Captures this thread's logs (a `#[tokio::test]` runs on one thread) at `info` and up.
-    fn start() -> (CapturedLogs, tracing::subscriber::DefaultGuard) {
+    fn start() -> (CapturedLogs, CaptureGuard) {
+        static SUBSCRIBER: std::sync::Once = std::sync::Once::new();
+        SUBSCRIBER.call_once(|| {
+            tracing_subscriber::fmt()
+                .json()
+                .with_max_level(tracing::Level::INFO)
+                .with_writer(|| ThreadCapture)
+                .init();
+        });
         let logs = CapturedLogs::default();
-        let writer = logs.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .json()
-            .with_max_level(tracing::Level::INFO)
-            .with_writer(move || writer.clone())
-            .finish();
-        (logs, tracing::subscriber::set_default(subscriber))
+        CAPTURING.with(|capture| *capture.borrow_mut() = Some(logs.clone()));
+        (logs, CaptureGuard)
     }
 
     fn lines(&self) -> Vec<Value> {
