@@ -134,6 +134,10 @@ pub trait Store: Send + Sync {
     ) -> impl Future<Output = Result<Vec<ChatLine>, StoreError>> + Send;
 
     /// The room's game, or `None` when the room has none yet.
+    ///
+    /// A game item that does not parse (written by a newer release, or damaged) is
+    /// [`StoreError::Corrupt`] with [`Salvaged`]; [`LoadedGame::from_load`] turns that into a
+    /// game [`update_loaded_game`] restarts.
     fn load_game(
         &self,
         room: &Room,
