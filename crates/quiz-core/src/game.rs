@@ -53,6 +53,12 @@ pub const MAX_SCORED_PLAYERS: usize = 1_000;
 /// Rounds in a row that time out with no player message before the game pauses.
 pub const PAUSE_AFTER_SILENT_TIMEOUTS: u32 = 3;
 
+/// Most answered words a game remembers. A word is refused as already answered while it is
+/// among the last this many accepted since the deck was reshuffled; an older one counts
+/// again. This keeps a stored game (and each state frame) small with a word list of any
+/// size.
+pub const MAX_ANSWERED_WORDS: usize = 1_000;
+
 /// Tunable game settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct GameConfig {
@@ -184,7 +190,8 @@ pub enum Verdict {
     WrongPattern,
     /// Fits the pattern but is not in the dictionary.
     NotAWord,
-    /// Fits and is a word, but was already accepted since the deck was last reshuffled.
+    /// Fits and is a word, but is among the last [`MAX_ANSWERED_WORDS`] accepted since the
+    /// deck was last reshuffled.
     AlreadyAnswered,
 }
 
@@ -216,24 +223,41 @@ pub struct Submission {
 }
 
 /// One room's game. Serializes with stable camelCase field names for storage.
+///
+/// Every field reads with a default when it is absent, so a game stored by an older release
+/// (which did not have the fields added since) still loads; a store fills in what a default
+/// cannot (the version, from its own copy).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "camelCase"))]
 pub struct Game {
+    #[cfg_attr(feature = "serde", serde(default))]
     id: u64,
+    #[cfg_attr(feature = "serde", serde(default))]
     version: u64,
+    #[cfg_attr(feature = "serde", serde(default))]
     round: u32,
+    #[cfg_attr(feature = "serde", serde(default))]
     question: String,
+    #[cfg_attr(feature = "serde", serde(default))]
     question_index: u32,
+    #[cfg_attr(feature = "serde", serde(default))]
     pattern: String,
+    #[cfg_attr(feature = "serde", serde(default))]
     hint_level: u32,
+    #[cfg_attr(feature = "serde", serde(default))]
     round_started_at: Millis,
+    /// The last [`MAX_ANSWERED_WORDS`] words accepted since the deck was reshuffled, oldest
+    /// first.
+    #[cfg_attr(feature = "serde", serde(default))]
     answered_words: Vec<String>,
+    #[cfg_attr(feature = "serde", serde(default))]
     scores: BTreeMap<String, u32>,
     #[cfg_attr(feature = "serde", serde(default))]
     hint_votes: BTreeSet<String>,
     #[cfg_attr(feature = "serde", serde(default))]
     give_up_votes: BTreeSet<String>,
+    #[cfg_attr(feature = "serde", serde(default))]
     deck: Deck,
     #[cfg_attr(feature = "serde", serde(default))]
     previous: Option<RoundEnd>,
@@ -271,6 +295,33 @@ impl Game {
         };
         game.next_question(rules, now, &mut Vec::new());
         game
+    }
+
+    /// Makes this new game take the place of a room's game that can no longer be read (its
+    /// stored form does not parse): the room keeps its scores (the highest
+    /// [`MAX_SCORED_PLAYERS`] of them), and the version continues past `previous_version`, the
+    /// stored game's, so a room's version never goes back and a conditional write can tell
+    /// the two games apart. Everything else is this game's own: its question, deck and id.
+    ///
+    /// Meant for a game that has not been played yet, between [`Game::new`] and its first
+    /// save.
+    ///
+    /// ```
+    /// use std::collections::BTreeMap;
+    /// use quiz_core::game::{Game, GameConfig, Rules};
+    /// use quiz_core::words::{parse_word_list, WordBank};
+    ///
+    /// let questions = parse_word_list("q.txt", "강아지\n").unwrap();
+    /// let rules = Rules::new(WordBank::new(questions, []).unwrap(), GameConfig::default());
+    /// let mut game = Game::new(&rules, 2, 7, 0);
+    /// game.take_over(41, BTreeMap::from([("민지".to_owned(), 3)]));
+    /// assert_eq!(game.score("민지"), 3);
+    /// assert_eq!(game.version(), 42);
+    /// ```
+    pub fn take_over(&mut self, previous_version: u64, scores: BTreeMap<String, u32>) {
+        self.scores = scores;
+        self.forget_lowest_scores(None);
+        self.version = self.version.max(previous_version.saturating_add(1));
     }
 
     /// Applies what time has done: hints due and the round's timeout. Changes nothing in a
@@ -400,7 +451,7 @@ impl Game {
         let score = self.scores.entry(player.to_owned()).or_insert(0);
         *score += 1;
         let score = *score;
-        self.forget_lowest_scores(player);
+        self.forget_lowest_scores(Some(player));
         events.push(GameEvent::Solved {
             round: self.round,
             player: player.to_owned(),
@@ -413,7 +464,7 @@ impl Game {
             winner: Some(player.to_owned()),
             reason: RoundEndReason::Solved,
         });
-        self.answered_words.push(answer.clone());
+        self.remember_answered(answer.clone());
         self.next_question(rules, now, events);
         Verdict::Correct {
             word: answer,
@@ -421,14 +472,21 @@ impl Game {
         }
     }
 
+    /// Adds an accepted word, forgetting the oldest past [`MAX_ANSWERED_WORDS`].
+    fn remember_answered(&mut self, word: String) {
+        self.answered_words.push(word);
+        let excess = self.answered_words.len().saturating_sub(MAX_ANSWERED_WORDS);
+        self.answered_words.drain(..excess);
+    }
+
     /// Keeps the score table within [`MAX_SCORED_PLAYERS`] by dropping the lowest scores (the
     /// player who just scored stays), so a busy public room's state cannot grow without bound.
-    fn forget_lowest_scores(&mut self, keep: &str) {
+    fn forget_lowest_scores(&mut self, keep: Option<&str>) {
         while self.scores.len() > MAX_SCORED_PLAYERS {
             let lowest = self
                 .scores
                 .iter()
-                .filter(|(name, _)| name.as_str() != keep)
+                .filter(|(name, _)| Some(name.as_str()) != keep)
                 .min_by_key(|(name, score)| (**score, std::cmp::Reverse((*name).clone())))
                 .map(|(name, _)| name.clone());
             match lowest {
@@ -646,7 +704,8 @@ impl Game {
     pub fn round_deadline(&self, rules: &Rules) -> Millis {
         self.round_started_at.saturating_add(rules.round_ms())
     }
-    /// Words accepted since the deck was last reshuffled, oldest first.
+    /// The last [`MAX_ANSWERED_WORDS`] words accepted since the deck was last reshuffled,
+    /// oldest first.
     pub fn answered_words(&self) -> &[String] {
         &self.answered_words
     }

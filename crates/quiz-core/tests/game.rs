@@ -2,7 +2,7 @@
 
 use quiz_core::game::{
     Game, GameConfig, GameEvent, RoundEndReason, Rules, Verdict, VoteKind, VoteOutcome,
-    PAUSE_AFTER_SILENT_TIMEOUTS,
+    MAX_ANSWERED_WORDS, PAUSE_AFTER_SILENT_TIMEOUTS,
 };
 use quiz_core::hangul::{chosung, decompose};
 use quiz_core::words::{parse_word_list, WordBank};
@@ -207,6 +207,97 @@ fn a_question_already_answered_is_not_drawn_again_in_the_cycle() {
             .any(|e| matches!(e, GameEvent::DeckReshuffled { .. })));
         assert!(game.answered_words().is_empty());
     }
+}
+
+/// A three-syllable word on the initial consonants `cho` (indices into ㄱㄲㄴ…ㅎ) with one
+/// vowel throughout (0 is ㅏ, 4 is ㅓ): two vowels give two words with one pattern.
+fn syllables(cho: [u32; 3], vowel: u32) -> String {
+    cho.iter()
+        .map(|c| char::from_u32(0xAC00 + (c * 21 + vowel) * 28).expect("a Hangul syllable"))
+        .collect()
+}
+
+#[test]
+fn only_the_last_answered_words_are_refused_and_older_ones_count_again() {
+    // 700 patterns with two questions each: 1,400 rounds in a cycle, so more than
+    // MAX_ANSWERED_WORDS answers pile up before the deck reshuffles.
+    let pairs: Vec<(String, String)> = (0..700u32)
+        .map(|i| {
+            let cho = [i / 361, (i / 19) % 19, i % 19];
+            (syllables(cho, 0), syllables(cho, 4))
+        })
+        .collect();
+    let twin: std::collections::HashMap<&str, &str> = pairs
+        .iter()
+        .flat_map(|(a, b)| [(a.as_str(), b.as_str()), (b.as_str(), a.as_str())])
+        .collect();
+    let list: Vec<&str> = pairs
+        .iter()
+        .flat_map(|(a, b)| [a.as_str(), b.as_str()])
+        .collect();
+    let rules = rules(&list.join("\n"), "");
+    let mut game = Game::new(&rules, 1, 5, T0);
+    let mut answered_this_cycle = std::collections::HashSet::new();
+    let (mut refused, mut accepted_again) = (0, 0);
+    let mut now = T0;
+    for _ in 0..1_399 {
+        now += 1;
+        let other = twin[game.question()].to_owned();
+        if answered_this_cycle.contains(&other) {
+            // The question's twin fits its pattern and was answered in this cycle.
+            let remembered = game.answered_words().contains(&other);
+            let result = game.submit(&rules, "준호", &other, 1, now);
+            if remembered {
+                assert_eq!(result.verdict, Verdict::AlreadyAnswered, "{other}");
+                refused += 1;
+            } else {
+                assert!(
+                    matches!(result.verdict, Verdict::Correct { .. }),
+                    "{other}, answered more than {MAX_ANSWERED_WORDS} words ago: {result:?}"
+                );
+                accepted_again += 1;
+                continue;
+            }
+        }
+        let word = solve(&mut game, &rules, "민지", now);
+        assert!(answered_this_cycle.insert(word));
+        assert!(game.answered_words().len() <= MAX_ANSWERED_WORDS);
+    }
+    assert_eq!(game.deck().cycle, 0, "still the first cycle");
+    assert_eq!(game.answered_words().len(), MAX_ANSWERED_WORDS);
+    assert!(
+        refused > 0 && accepted_again > 0,
+        "{refused} {accepted_again}"
+    );
+}
+
+#[test]
+fn a_new_game_takes_over_the_scores_and_version_of_an_unreadable_one() {
+    use quiz_core::game::MAX_SCORED_PLAYERS;
+    use std::collections::BTreeMap;
+    let rules = rules("강아지\n고양이\n", "");
+    let mut game = Game::new(&rules, 7, 1, T0);
+    let fresh = game.clone();
+    let mut scores: BTreeMap<String, u32> = (0..MAX_SCORED_PLAYERS + 3)
+        .map(|i| (format!("p{i:04}"), 1))
+        .collect();
+    scores.insert("민지".into(), 9);
+    game.take_over(57, scores);
+    assert_eq!(game.version(), 58);
+    assert_eq!(game.scores().len(), MAX_SCORED_PLAYERS);
+    assert_eq!(game.score("민지"), 9);
+    // The rest is the new game's own.
+    assert_eq!(
+        (game.id(), game.round(), game.question()),
+        (fresh.id(), fresh.round(), fresh.question())
+    );
+    // A version behind the new game's own is not a step back.
+    let mut other = fresh.clone();
+    other.take_over(0, BTreeMap::new());
+    assert_eq!(other.version(), fresh.version());
+    let won = solve(&mut game, &rules, "민지", T0 + 1);
+    assert_eq!(game.score("민지"), 10, "{won}");
+    assert_eq!(game.version(), 59);
 }
 
 #[test]
@@ -522,6 +613,35 @@ fn a_game_stored_before_the_clock_fields_existed_still_reads() {
     assert_eq!(game.silent_timeouts(), 0);
     assert_eq!(game.next_wake(&rules), Some(T0 + ROUND / 3));
     assert!(!game.tick(&rules, T0 + ROUND / 3).is_empty());
+}
+
+#[cfg(feature = "serde")]
+#[test]
+fn every_field_of_the_stored_game_may_be_absent() {
+    let rules = rules("강아지\n고양이\n", "");
+    let mut game = Game::new(&rules, 3, 1, T0);
+    solve(&mut game, &rules, "민지", T0 + 1);
+    game.vote(&rules, VoteKind::Hint, "준호", 3, T0 + 2);
+    let full = serde_json::to_value(&game).unwrap();
+    let fields: Vec<String> = full.as_object().unwrap().keys().cloned().collect();
+    for field in &fields {
+        let mut without = full.clone();
+        without.as_object_mut().unwrap().remove(field);
+        let read: Game = serde_json::from_value(without)
+            .unwrap_or_else(|err| panic!("a game without {field} does not read: {err}"));
+        // Everything else is kept.
+        let mut back = serde_json::to_value(&read).unwrap();
+        let mut expected = full.clone();
+        back.as_object_mut().unwrap().remove(field);
+        expected.as_object_mut().unwrap().remove(field);
+        assert_eq!(back, expected, "{field}");
+    }
+    // Even an empty object reads, as a game that moves on at its first tick.
+    let mut empty: Game = serde_json::from_value(serde_json::json!({})).unwrap();
+    assert_eq!(empty.pattern(), "");
+    assert!(!empty.tick(&rules, T0).is_empty());
+    assert_eq!(empty.pattern(), chosung(empty.question()));
+    assert_ne!(empty.pattern(), "");
 }
 
 #[test]

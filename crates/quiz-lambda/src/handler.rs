@@ -19,7 +19,8 @@ use lambda_runtime::LambdaEvent;
 use quiz_core::game::{Game, GameEvent, Millis, Rules, Verdict, VoteKind, VoteOutcome};
 use quiz_store::{
     refusal_window, update_loaded_game, Admission, Binding, ChatLine, Connection, ConnectionId,
-    MessageRate, NewChatLine, Room, Store, StoreError, Updated, MAX_REFUSALS_PER_WINDOW,
+    LoadedGame, MessageRate, NewChatLine, Room, Store, StoreError, Updated,
+    MAX_REFUSALS_PER_WINDOW,
 };
 
 use crate::broadcast::{broadcast, BroadcastReport, ConnectionPoster, PostErrorKind};
@@ -140,10 +141,11 @@ pub enum TimerError {
 }
 
 /// What a move in the game read before deciding: who is in the room (the sender always
-/// among them) and the room's game, if it has one yet.
+/// among them) and the room's game, if it has one yet (or one that cannot be read, which the
+/// move restarts).
 struct RoomView {
     ids: Vec<ConnectionId>,
-    game: Option<Game>,
+    game: LoadedGame,
 }
 
 /// A game write and the timer it calls for, if it set a new wake-up.
@@ -391,7 +393,7 @@ impl<S: Store, P: ConnectionPoster, T: TimerQueue> App<S, P, T> {
         }
         Ok(Ok(RoomView {
             ids: ids?,
-            game: game?,
+            game: LoadedGame::from_load(game)?,
         }))
     }
 
@@ -443,7 +445,7 @@ impl<S: Store, P: ConnectionPoster, T: TimerQueue> App<S, P, T> {
         };
         // The line is written before the game's write settles, with the verdict the game as
         // read gives; a lost race that changes it corrects the line afterwards.
-        let expected_correct = game.as_ref().is_some_and(|game| {
+        let expected_correct = game.game().is_some_and(|game| {
             let mut probe = game.clone();
             let submitted = probe.submit(&self.rules, &player, &content, ids.len(), now);
             matches!(submitted.verdict, Verdict::Correct { .. })
@@ -707,15 +709,16 @@ impl<S: Store, P: ConnectionPoster, T: TimerQueue> App<S, P, T> {
         now: Millis,
         apply: impl FnMut(&mut Game, &Rules) -> O,
     ) -> Result<Change<O>, StoreError> {
-        let loaded = self.store.load_game(room).await?;
+        let loaded = LoadedGame::from_load(self.store.load_game(room).await)?;
         self.update_loaded(room, loaded, endpoint, now, apply).await
     }
 
-    /// [`App::update`] on the game as already read; a lost race reads it again.
+    /// [`App::update`] on the game as already read; a lost race reads it again. A game that
+    /// cannot be read is restarted with its scores (see [`quiz_store::update_game`]).
     async fn update_loaded<O>(
         &self,
         room: &Room,
-        loaded: Option<Game>,
+        loaded: LoadedGame,
         endpoint: &Option<String>,
         now: Millis,
         mut apply: impl FnMut(&mut Game, &Rules) -> O,
@@ -830,7 +833,23 @@ impl<S: Store, P: ConnectionPoster, T: TimerQueue> App<S, P, T> {
             self.store.room_connections(&room),
             self.store.load_game(&room)
         );
-        let (ids, mut game) = (ids?, game?);
+        let (ids, game) = (ids?, LoadedGame::from_load(game)?);
+        let mut game = match game {
+            LoadedGame::Unreadable { .. } if ids.is_empty() => return Ok(TimerOutcome::NobodyHere),
+            // Restarted with its scores, as a player's message would, and announced.
+            unreadable @ LoadedGame::Unreadable { .. } => {
+                let Change { updated, wake } = self
+                    .update_loaded(&room, unreadable, &endpoint, now, |game, rules| {
+                        game.tick(rules, now)
+                    })
+                    .await?;
+                let frame = state_frame(&room.0, &updated.game, &self.rules, StateReason::Changed);
+                self.announce(&endpoint, &ids, &[frame], wake, now).await;
+                return Ok(TimerOutcome::Fired);
+            }
+            LoadedGame::Game(game) => Some(game),
+            LoadedGame::Absent => None,
+        };
         let mut overtaken = false;
         let game = loop {
             let Some(mut current) = game.filter(|game| game.id() == timer.game_id) else {

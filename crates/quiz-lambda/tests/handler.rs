@@ -999,6 +999,16 @@ impl Store for SlipsIn {
         }
         self.inner.save_game(room, game, expected).await
     }
+    async fn replace_unreadable_game(
+        &self,
+        room: &Room,
+        game: &quiz_core::game::Game,
+        salvaged: &quiz_store::Salvaged,
+    ) -> Result<(), quiz_store::StoreError> {
+        self.inner
+            .replace_unreadable_game(room, game, salvaged)
+            .await
+    }
 }
 
 #[tokio::test]
@@ -1272,4 +1282,88 @@ async fn an_answer_that_loses_the_race_is_stored_as_not_correct() {
         assert_eq!(frames[0]["content"], answer.as_str(), "{frames:?}");
         assert!(frames[1..].iter().all(|f| f.get("content").is_none()));
     }
+}
+
+/// Makes the room's stored game unreadable (a field of the wrong type, as a newer release
+/// might write it), keeping its scores; returns the game as it was.
+async fn break_the_stored_game(app: &TestApp) -> quiz_core::game::Game {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    use quiz_store::items::{game_item, ItemTable};
+    let room = Room("general".into());
+    let game = app.store().load_game(&room).await.unwrap().unwrap();
+    let mut item = game_item(&room, &game, "w", START).unwrap();
+    let Some(AttributeValue::M(state)) = item.get_mut("state") else {
+        panic!("a state map");
+    };
+    state.insert("round".into(), AttributeValue::S("three".into()));
+    app.store().import_item(ItemTable::Game, &item).unwrap();
+    assert!(app.store().load_game(&room).await.is_err());
+    game
+}
+
+#[tokio::test]
+async fn a_room_whose_game_cannot_be_read_restarts_with_its_scores() {
+    let app = app();
+    started_game(&app).await;
+    send(&app, fixture("message-correct-answer.json")).await;
+    let broken = break_the_stored_game(&app).await;
+    assert_eq!(broken.score("민지"), 1);
+    app.poster().clear();
+    app.timers().take();
+
+    // A chat line restarts the room instead of failing with server_error.
+    let response = send(&app, fixture("message-chat.json")).await;
+    assert_eq!(response.status_code, 200);
+    assert_eq!(body(&response), None, "a chat line, no error");
+    let game = app
+        .store()
+        .load_game(&Room("general".into()))
+        .await
+        .unwrap()
+        .expect("a readable game again");
+    assert_ne!(game.id(), broken.id(), "a new game");
+    assert_eq!(game.scores(), broken.scores());
+    assert!(game.version() > broken.version());
+    for id in [MINJI, JUNHO] {
+        let frames = app.poster().frames_to(id);
+        assert_eq!(frames.len(), 2, "{id}: {frames:?}");
+        assert_eq!(frames[0]["content"], "안녕하세요 ㅋㅋ");
+        assert_is_state(&frames[1]);
+        assert_eq!(frames[1]["id"], game.id());
+        assert_eq!(frames[1]["round"], 1);
+        assert_eq!(frames[1]["scores"]["민지"], 1);
+    }
+    let timers = app.timers().take();
+    assert_eq!(timers.len(), 1, "the new game's first wake-up: {timers:?}");
+    assert_eq!(timers[0].game_id, game.id());
+}
+
+#[tokio::test]
+async fn a_timer_restarts_a_room_whose_game_cannot_be_read() {
+    let app = app();
+    let timer = started_game(&app).await;
+    send(&app, fixture("message-correct-answer.json")).await;
+    let broken = break_the_stored_game(&app).await;
+    app.poster().clear();
+    app.timers().take();
+
+    let outcome = app.fire_timer(&timer, timer.at, false).await.unwrap();
+    assert_eq!(outcome, TimerOutcome::Fired);
+    let game = app
+        .store()
+        .load_game(&Room("general".into()))
+        .await
+        .unwrap()
+        .expect("a readable game again");
+    assert_ne!(game.id(), broken.id());
+    assert_eq!(game.score("민지"), 1);
+    for id in [MINJI, JUNHO] {
+        let frames = app.poster().frames_to(id);
+        assert_eq!(frames.len(), 1, "{id}: {frames:?}");
+        assert_eq!(frames[0]["id"], game.id());
+        assert_eq!(frames[0]["scores"]["민지"], 1);
+    }
+    let next = app.timers().take();
+    assert_eq!(next.len(), 1, "{next:?}");
+    assert_eq!(next[0].game_id, game.id());
 }

@@ -7,16 +7,20 @@
 //!
 //! Items are written attribute by attribute (so the tables stay readable in the console and
 //! queryable by key), except the game state, which is one map written by `serde_dynamo` from
-//! [`Game`]'s serde form. Everything read back is checked: an item that does not parse is
+//! [`Game`]'s serde form; [`crate::items`] is the codec, shared with the memory store's
+//! import. Everything read back is checked: an item that does not parse is
 //! [`StoreError::Corrupt`] naming the table and key, never a panic.
+//!
+//! The SDK's errors are sorted into [`StoreError`]'s kinds (throttled, forbidden, gone,
+//! unavailable, other) by their error code and HTTP status, each keeping the SDK error as its
+//! source.
 
-use std::collections::HashMap;
-use std::str::FromStr;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_sdk_dynamodb::client::Waiters;
 use aws_sdk_dynamodb::config::http::HttpResponse;
-use aws_sdk_dynamodb::error::{BuildError, DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::error::{BuildError, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
@@ -27,19 +31,17 @@ use aws_sdk_dynamodb::types::{
 use aws_sdk_dynamodb::Client;
 use quiz_core::game::{Game, Millis};
 
+use crate::items::{
+    chat_from_item, chat_item, connection_from_item, connection_item, game_from_item, game_item,
+    Item, Reader, ALLOWANCE_AT, REFUSED_COUNT, REFUSED_WINDOW, WRITE_ID,
+};
 use crate::schema::{table_specs, TableSpec};
 use crate::{
     chat_key_suffix, chat_sort_key, Admission, Binding, ChatLine, Connection, ConnectionId,
-    MessageAdmission, MessageRate, Micros, NewChatLine, RateDecision, Room, Store, StoreError,
-    TableNames, ROOM_INDEX,
+    ErrorKind, ErrorSource, MessageAdmission, MessageRate, Micros, NewChatLine, RateDecision, Room,
+    Salvaged, Store, StoreError, TableNames, ROOM_INDEX,
 };
 
-/// The `User` row's attribute holding the connection's message allowance (see
-/// [`MessageRate`]), in microseconds since the Unix epoch.
-const ALLOWANCE_AT: &str = "allowanceAt";
-/// The `User` row's refusal window and the refused messages counted in it.
-const REFUSED_WINDOW: &str = "refusedWindow";
-const REFUSED_COUNT: &str = "refusedCount";
 /// Conditional writes [`Store::admit_message`] tries when other instances move the allowance
 /// under it.
 const ADMIT_ATTEMPTS: usize = 4;
@@ -53,14 +55,9 @@ pub const ENDPOINT_ENV: &str = "DYNAMODB_ENDPOINT";
 /// something else is wrong.
 const CHAT_KEY_ATTEMPTS: usize = 4;
 
-/// The Game item's attribute naming the save that wrote it (a random id per save).
-const WRITE_ID: &str = "writeId";
-
 /// How long [`create_tables`] waits for a new table to become active (seconds on DynamoDB Local,
 /// usually well under a minute on AWS).
 const TABLE_ACTIVE_TIMEOUT: Duration = Duration::from_secs(300);
-
-type Item = HashMap<String, AttributeValue>;
 
 /// The store on DynamoDB. Cloning is cheap and clones share the client's connection pool.
 #[derive(Debug, Clone)]
@@ -118,6 +115,85 @@ impl DynamoStore {
     pub async fn create_tables(&self) -> Result<(), StoreError> {
         create_tables(&self.client, &self.tables).await
     }
+
+    /// Writes the game item if the stored one is as `condition` says; a refusal is
+    /// [`StoreError::Conflict`], unless the item there is this very write (see below).
+    async fn put_game(
+        &self,
+        room: &Room,
+        game: &Game,
+        condition: GameCondition<'_>,
+    ) -> Result<(), StoreError> {
+        let table = &self.tables.game;
+        // Tells this save apart from any other when its condition fails; see below.
+        let write_id = uuid::Uuid::new_v4().simple().to_string();
+        let item = game_item(room, game, &write_id, now_millis())?;
+        let request = self
+            .client
+            .put_item()
+            .table_name(table)
+            .set_item(Some(item))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        let (request, expected) = match condition {
+            GameCondition::Version(expected) => (
+                request
+                    .condition_expression("#version = :expected")
+                    .expression_attribute_names("#version", "version")
+                    .expression_attribute_values(":expected", n(expected)),
+                Some(expected),
+            ),
+            GameCondition::Absent => (
+                request
+                    .condition_expression("attribute_not_exists(#room)")
+                    .expression_attribute_names("#room", "room"),
+                None,
+            ),
+            GameCondition::Unreadable(Salvaged {
+                version: Some(version),
+                ..
+            }) => (
+                request
+                    .condition_expression("#version = :expected")
+                    .expression_attribute_names("#version", "version")
+                    .expression_attribute_values(":expected", n(*version)),
+                Some(*version),
+            ),
+            // The item had no version number: it still has none.
+            GameCondition::Unreadable(Salvaged { version: None, .. }) => (
+                request
+                    .condition_expression(
+                        "attribute_exists(#room) AND (attribute_not_exists(#version) \
+                         OR NOT attribute_type(#version, :number))",
+                    )
+                    .expression_attribute_names("#room", "room")
+                    .expression_attribute_names("#version", "version")
+                    .expression_attribute_values(":number", s("N")),
+                None,
+            ),
+        };
+        match request.send().await {
+            Ok(_) => Ok(()),
+            Err(err) => match err.as_service_error() {
+                // The SDK retries a request whose answer it lost. If the first attempt was
+                // written, the retry finds its own write there and fails the condition: that
+                // is this save succeeding, not another writer winning the race.
+                Some(PutItemError::ConditionalCheckFailedException(refused))
+                    if refused
+                        .item()
+                        .is_some_and(|there| there.get(WRITE_ID) == Some(&s(&write_id))) =>
+                {
+                    Ok(())
+                }
+                Some(PutItemError::ConditionalCheckFailedException(_)) => {
+                    Err(StoreError::Conflict {
+                        room: room.to_string(),
+                        expected,
+                    })
+                }
+                _ => Err(sdk_error(format!("PutItem {table} {room}"), err)),
+            },
+        }
+    }
 }
 
 /// Creates the `User`, `Chat` and `Game` tables as [`table_specs`] describes them (the same
@@ -139,12 +215,12 @@ pub async fn create_tables(client: &Client, tables: &TableNames) -> Result<(), S
             .table_name(&spec.name)
             .wait(TABLE_ACTIVE_TIMEOUT)
             .await
-            .map_err(|err| {
-                StoreError::Unavailable(format!(
-                    "table {} did not become active within {TABLE_ACTIVE_TIMEOUT:?}: {}",
-                    spec.name,
-                    DisplayErrorContext(&err)
-                ))
+            .map_err(|err| StoreError::Unavailable {
+                operation: format!(
+                    "table {} did not become active within {TABLE_ACTIVE_TIMEOUT:?}",
+                    spec.name
+                ),
+                source: Some(Arc::new(err)),
             })?;
         if let Some(attribute) = spec.ttl_attribute {
             enable_ttl(client, &spec.name, attribute).await?;
@@ -154,11 +230,9 @@ pub async fn create_tables(client: &Client, tables: &TableNames) -> Result<(), S
 }
 
 async fn create_table(client: &Client, spec: &TableSpec) -> Result<(), StoreError> {
-    let built = |err: BuildError| {
-        StoreError::Backend(format!(
-            "cannot build the CreateTable request for {}: {err}",
-            spec.name
-        ))
+    let built = |err: BuildError| StoreError::Other {
+        operation: format!("cannot build the CreateTable request for {}", spec.name),
+        source: Some(Arc::new(err)),
     };
     let key_schema = |partition: &str, sort: Option<&str>| {
         [
@@ -246,10 +320,13 @@ async fn enable_ttl(client: &Client, table: &str, attribute: &str) -> Result<(),
         match current.attribute_name() {
             Some(name) if on && name == attribute => return Ok(()),
             Some(name) if on => {
-                return Err(StoreError::Backend(format!(
-                    "table {table} expires rows by {name:?}, but the store writes {attribute:?}; \
-                     disable TTL on the table or recreate it"
-                )))
+                return Err(StoreError::Other {
+                    operation: format!(
+                        "table {table} expires rows by {name:?}, but the store writes \
+                         {attribute:?}; disable TTL on the table or recreate it"
+                    ),
+                    source: None,
+                })
             }
             _ => {}
         }
@@ -258,7 +335,10 @@ async fn enable_ttl(client: &Client, table: &str, attribute: &str) -> Result<(),
         .attribute_name(attribute)
         .enabled(true)
         .build()
-        .map_err(|err| StoreError::Backend(format!("cannot build the TTL request: {err}")))?;
+        .map_err(|err| StoreError::Other {
+            operation: format!("cannot build the TTL request for {table}"),
+            source: Some(Arc::new(err)),
+        })?;
     client
         .update_time_to_live()
         .table_name(table)
@@ -269,44 +349,90 @@ async fn enable_ttl(client: &Client, table: &str, attribute: &str) -> Result<(),
     Ok(())
 }
 
-/// Error codes that mean "not now" rather than "not this request".
-const RETRYABLE_CODES: &[&str] = &[
+/// Error codes of throttling: the account or table is over a limit for now.
+const THROTTLED_CODES: &[&str] = &[
     "ThrottlingException",
+    "Throttling",
     "ProvisionedThroughputExceededException",
     "RequestLimitExceeded",
-    "InternalServerError",
-    "ServiceUnavailable",
     "LimitExceededException",
+    "TooManyRequestsException",
+];
+
+/// Error codes of refused credentials or permissions.
+const FORBIDDEN_CODES: &[&str] = &[
+    "AccessDeniedException",
+    "AccessDenied",
+    "UnrecognizedClientException",
+    "InvalidClientTokenId",
+    "InvalidSignatureException",
+    "SignatureDoesNotMatch",
+    "IncompleteSignature",
+    "IncompleteSignatureException",
+    "MissingAuthenticationToken",
+    "MissingAuthenticationTokenException",
+    "ExpiredToken",
+    "ExpiredTokenException",
+    "RequestExpired",
+    "NotAuthorized",
+];
+
+/// Error codes of a missing table (or index).
+const GONE_CODES: &[&str] = &["ResourceNotFoundException", "TableNotFoundException"];
+
+/// Error codes that mean "not now" without being throttling.
+const UNAVAILABLE_CODES: &[&str] = &[
+    "InternalServerError",
+    "InternalFailure",
+    "ServiceUnavailable",
+    "ServiceUnavailableException",
     "ReplicatedWriteConflictException",
     "TransactionConflictException",
 ];
 
-/// Sorts an SDK error into [`StoreError::Unavailable`] (throttling, 5xx, timeouts, no
-/// connection: the same request may work later) or [`StoreError::Backend`] (a bad request,
-/// missing table, wrong credentials: someone has to fix something). The text carries the whole
-/// error chain, which is where the SDK puts the useful part ("connection refused", the
-/// service's own message).
+/// Sorts an SDK error into a [`StoreError`] kind by its error code, else its HTTP status:
+/// throttled (429 and throttling codes), forbidden (403 and credential codes, which DynamoDB
+/// answers with 400), gone (a missing table), unavailable (timeouts, no connection, 5xx), or
+/// other (a bad request: someone has to fix something). The SDK error is kept as the source;
+/// its chain is where the SDK puts the useful part ("connection refused", the service's own
+/// message).
 fn sdk_error<E>(operation: String, err: SdkError<E, HttpResponse>) -> StoreError
 where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
-    let retryable = match &err {
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => true,
-        SdkError::ResponseError(context) => context.raw().status().is_server_error(),
-        SdkError::ServiceError(context) => {
-            context.raw().status().is_server_error()
-                || context
-                    .err()
-                    .code()
-                    .is_some_and(|code| RETRYABLE_CODES.contains(&code))
-        }
-        _ => false,
+    let in_codes = |codes: &[&str], code: Option<&str>| code.is_some_and(|c| codes.contains(&c));
+    let by_status = |status: u16| match status {
+        429 => ErrorKind::Throttled,
+        401 | 403 => ErrorKind::Forbidden,
+        500..=599 => ErrorKind::Unavailable,
+        _ => ErrorKind::Other,
     };
-    let text = format!("{operation}: {}", DisplayErrorContext(&err));
-    if retryable {
-        StoreError::Unavailable(text)
-    } else {
-        StoreError::Backend(text)
+    let kind = match &err {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => ErrorKind::Unavailable,
+        SdkError::ResponseError(context) => by_status(context.raw().status().as_u16()),
+        SdkError::ServiceError(context) => {
+            let code = context.err().code();
+            if in_codes(THROTTLED_CODES, code) {
+                ErrorKind::Throttled
+            } else if in_codes(FORBIDDEN_CODES, code) {
+                ErrorKind::Forbidden
+            } else if in_codes(GONE_CODES, code) {
+                ErrorKind::Gone
+            } else if in_codes(UNAVAILABLE_CODES, code) {
+                ErrorKind::Unavailable
+            } else {
+                by_status(context.raw().status().as_u16())
+            }
+        }
+        _ => ErrorKind::Other,
+    };
+    let source: Option<ErrorSource> = Some(Arc::new(err));
+    match kind {
+        ErrorKind::Throttled => StoreError::Throttled { operation, source },
+        ErrorKind::Forbidden => StoreError::Forbidden { operation, source },
+        ErrorKind::Gone => StoreError::Gone { operation, source },
+        ErrorKind::Unavailable => StoreError::Unavailable { operation, source },
+        _ => StoreError::Other { operation, source },
     }
 }
 
@@ -326,126 +452,11 @@ fn now_millis() -> u64 {
         })
 }
 
-/// Reads typed attributes out of an item, turning every surprise into [`StoreError::Corrupt`]
-/// for this table and key.
-struct Reader<'a> {
-    item: &'a Item,
-    table: &'a str,
-    key: String,
-}
-
-impl<'a> Reader<'a> {
-    fn new(item: &'a Item, table: &'a str, key: impl Into<String>) -> Self {
-        Reader {
-            item,
-            table,
-            key: key.into(),
-        }
-    }
-
-    fn corrupt(&self, reason: impl Into<String>) -> StoreError {
-        StoreError::Corrupt {
-            table: self.table.to_owned(),
-            key: self.key.clone(),
-            reason: reason.into(),
-        }
-    }
-
-    fn optional_string(&self, name: &str) -> Result<Option<String>, StoreError> {
-        match self.item.get(name) {
-            None | Some(AttributeValue::Null(_)) => Ok(None),
-            Some(AttributeValue::S(value)) => Ok(Some(value.clone())),
-            Some(other) => Err(self.corrupt(format!(
-                "attribute {name} should be a string (S), found {other:?}"
-            ))),
-        }
-    }
-
-    fn string(&self, name: &str) -> Result<String, StoreError> {
-        self.optional_string(name)?
-            .ok_or_else(|| self.corrupt(format!("attribute {name} is missing")))
-    }
-
-    fn optional_number<T: FromStr>(&self, name: &str) -> Result<Option<T>, StoreError> {
-        match self.item.get(name) {
-            None | Some(AttributeValue::Null(_)) => Ok(None),
-            Some(AttributeValue::N(text)) => text.parse().map(Some).map_err(|_| {
-                self.corrupt(format!(
-                    "attribute {name} should be a whole number in range, found {text}"
-                ))
-            }),
-            Some(other) => Err(self.corrupt(format!(
-                "attribute {name} should be a number (N), found {other:?}"
-            ))),
-        }
-    }
-
-    fn number<T: FromStr>(&self, name: &str) -> Result<T, StoreError> {
-        self.optional_number(name)?
-            .ok_or_else(|| self.corrupt(format!("attribute {name} is missing")))
-    }
-
-    fn boolean(&self, name: &str) -> Result<bool, StoreError> {
-        match self.item.get(name) {
-            None => Ok(false),
-            Some(AttributeValue::Bool(value)) => Ok(*value),
-            Some(other) => Err(self.corrupt(format!(
-                "attribute {name} should be a boolean (BOOL), found {other:?}"
-            ))),
-        }
-    }
-}
-
 fn is_condition_failure(err: &SdkError<UpdateItemError, HttpResponse>) -> bool {
     matches!(
         err.as_service_error(),
         Some(UpdateItemError::ConditionalCheckFailedException(_))
     )
-}
-
-fn connection_item(connection: &Connection) -> Item {
-    let mut item = Item::from([
-        ("connectionId".to_owned(), s(&connection.id.0)),
-        ("room".to_owned(), s(&connection.room.0)),
-        ("connectedAt".to_owned(), n(connection.connected_at)),
-        ("expiresAt".to_owned(), n(connection.expires_at)),
-    ]);
-    if let Some(username) = &connection.username {
-        item.insert("username".to_owned(), s(username));
-    }
-    item
-}
-
-fn connection_from_item(table: &str, item: &Item) -> Result<Connection, StoreError> {
-    let key = match item.get("connectionId") {
-        Some(AttributeValue::S(id)) => id.clone(),
-        _ => "(unknown connectionId)".to_owned(),
-    };
-    let read = Reader::new(item, table, key);
-    Ok(Connection {
-        id: ConnectionId(read.string("connectionId")?),
-        room: Room(read.string("room")?),
-        username: read.optional_string("username")?,
-        connected_at: read.number("connectedAt")?,
-        expires_at: read.number("expiresAt")?,
-    })
-}
-
-fn chat_from_item(table: &str, item: &Item) -> Result<ChatLine, StoreError> {
-    let part = |name: &str| match item.get(name) {
-        Some(AttributeValue::S(value)) => value.clone(),
-        _ => "?".to_owned(),
-    };
-    let read = Reader::new(item, table, format!("{}/{}", part("room"), part("sentAt")));
-    Ok(ChatLine {
-        room: Room(read.string("room")?),
-        sent_at: read.string("sentAt")?,
-        username: read.string("username")?,
-        content: read.string("content")?,
-        connection_id: ConnectionId(read.string("connectionId")?),
-        correct: read.boolean("correct")?,
-        expires_at: read.optional_number("expiresAt")?,
-    })
 }
 
 /// Whether the Chat item `there` holds `line`: same sender, name and text under the same key
@@ -456,29 +467,14 @@ fn is_same_chat(there: &Item, line: &ChatLine) -> bool {
         && there.get("content") == Some(&s(&line.content))
 }
 
-fn game_from_item(table: &str, room: &Room, item: &Item) -> Result<Game, StoreError> {
-    let read = Reader::new(item, table, room.to_string());
-    let version: u64 = read.number("version")?;
-    let state = match item.get("state") {
-        Some(AttributeValue::M(state)) => state.clone(),
-        Some(other) => {
-            return Err(read.corrupt(format!(
-                "attribute state should be a map (M), found {other:?}"
-            )))
-        }
-        None => return Err(read.corrupt("attribute state is missing")),
-    };
-    let game: Game = serde_dynamo::from_item(state)
-        .map_err(|err| read.corrupt(format!("attribute state is not a game: {err}")))?;
-    // The condition of the next save compares `version` with the state's own version; if they
-    // disagreed, every save would conflict forever, so say so now.
-    if game.version() != version {
-        return Err(read.corrupt(format!(
-            "attribute version is {version} but the state is at version {}",
-            game.version()
-        )));
-    }
-    Ok(game)
+/// What a game save is conditional on.
+enum GameCondition<'a> {
+    /// No item for the room yet.
+    Absent,
+    /// The item's version is this one.
+    Version(u64),
+    /// The item is still the unreadable one this was salvaged from.
+    Unreadable(&'a Salvaged),
 }
 
 impl Store for DynamoStore {
@@ -539,9 +535,12 @@ impl Store for DynamoStore {
         match result {
             Ok(output) => match output.attributes() {
                 Some(item) => Ok(Binding::Bound(connection_from_item(table, item)?)),
-                None => Err(StoreError::Backend(format!(
-                    "UpdateItem {table} {id} succeeded but returned no attributes"
-                ))),
+                None => Err(StoreError::Other {
+                    operation: format!(
+                        "UpdateItem {table} {id} succeeded but returned no attributes"
+                    ),
+                    source: None,
+                }),
             },
             Err(err) => match err.as_service_error() {
                 Some(UpdateItemError::ConditionalCheckFailedException(refused)) => {
@@ -554,10 +553,13 @@ impl Store for DynamoStore {
                             Some(bound) => Ok(Binding::Taken(bound)),
                             // The row had no name, so the condition held; only a row that
                             // changed under the request gets here. Asking again decides it.
-                            None => Err(StoreError::Unavailable(format!(
-                                "the row of connection {id} in {table} changed while binding \
-                                 its username; retry"
-                            ))),
+                            None => Err(StoreError::Unavailable {
+                                operation: format!(
+                                    "the row of connection {id} in {table} changed while \
+                                     binding its username"
+                                ),
+                                source: None,
+                            }),
                         },
                     }
                 }
@@ -608,9 +610,10 @@ impl Store for DynamoStore {
             let refused = match request.send().await {
                 Ok(output) => {
                     let Some(item) = output.attributes() else {
-                        return Err(StoreError::Backend(format!(
-                            "UpdateItem {table} {id} returned no attributes"
-                        )));
+                        return Err(StoreError::Other {
+                            operation: format!("UpdateItem {table} {id} returned no attributes"),
+                            source: None,
+                        });
                     };
                     return Ok(MessageAdmission {
                         decision: Admission::Admitted,
@@ -649,10 +652,13 @@ impl Store for DynamoStore {
                 }
             }
         }
-        Err(StoreError::Unavailable(format!(
-            "the message allowance of connection {id} in {table} kept changing under \
-             {ADMIT_ATTEMPTS} attempts; retry"
-        )))
+        Err(StoreError::Unavailable {
+            operation: format!(
+                "the message allowance of connection {id} in {table} kept changing under \
+                 {ADMIT_ATTEMPTS} attempts"
+            ),
+            source: None,
+        })
     }
 
     async fn count_refusal(&self, id: &ConnectionId, window: u64) -> Result<u32, StoreError> {
@@ -726,9 +732,10 @@ impl Store for DynamoStore {
                 },
             }
         }
-        Err(StoreError::Unavailable(format!(
-            "the refusal count of connection {id} in {table} kept changing; retry"
-        )))
+        Err(StoreError::Unavailable {
+            operation: format!("the refusal count of connection {id} in {table} kept changing"),
+            source: None,
+        })
     }
 
     async fn remove_connection(&self, id: &ConnectionId) -> Result<(), StoreError> {
@@ -798,6 +805,7 @@ impl Store for DynamoStore {
                             table: format!("{table} ({ROOM_INDEX})"),
                             key: room.to_string(),
                             reason: "an index entry has no string connectionId".into(),
+                            salvaged: None,
                         })
                     }
                 }
@@ -821,22 +829,11 @@ impl Store for DynamoStore {
                 correct: line.correct,
                 expires_at: line.expires_at,
             };
-            let mut item = Item::from([
-                ("room".to_owned(), s(&stored.room.0)),
-                ("sentAt".to_owned(), s(&stored.sent_at)),
-                ("username".to_owned(), s(&stored.username)),
-                ("content".to_owned(), s(&stored.content)),
-                ("connectionId".to_owned(), s(&stored.connection_id.0)),
-                ("correct".to_owned(), AttributeValue::Bool(stored.correct)),
-            ]);
-            if let Some(expires_at) = stored.expires_at {
-                item.insert("expiresAt".to_owned(), n(expires_at));
-            }
             let result = self
                 .client
                 .put_item()
                 .table_name(table)
-                .set_item(Some(item))
+                .set_item(Some(chat_item(&stored)))
                 .condition_expression("attribute_not_exists(#sentAt)")
                 .expression_attribute_names("#sentAt", "sentAt")
                 .return_values_on_condition_check_failure(
@@ -868,10 +865,13 @@ impl Store for DynamoStore {
                 },
             }
         }
-        Err(StoreError::Backend(format!(
-            "PutItem {table} {}: {CHAT_KEY_ATTEMPTS} random chat keys in a row were taken",
-            line.room
-        )))
+        Err(StoreError::Other {
+            operation: format!(
+                "PutItem {table} {}: {CHAT_KEY_ATTEMPTS} random chat keys in a row were taken",
+                line.room
+            ),
+            source: None,
+        })
     }
 
     async fn set_chat_correct(&self, line: &ChatLine, correct: bool) -> Result<(), StoreError> {
@@ -950,7 +950,7 @@ impl Store for DynamoStore {
             .map_err(|err| sdk_error(format!("GetItem {table} {room}"), err))?;
         output
             .item()
-            .map(|item| game_from_item(table, room, item))
+            .map(|item| game_from_item(table, item).map(|(_, game)| game))
             .transpose()
     }
 
@@ -960,52 +960,20 @@ impl Store for DynamoStore {
         game: &Game,
         expected_version: Option<u64>,
     ) -> Result<(), StoreError> {
-        let table = &self.tables.game;
-        let state: Item = serde_dynamo::to_item(game).map_err(|err| {
-            StoreError::Backend(format!("cannot serialize the game of room {room}: {err}"))
-        })?;
-        // Tells this save apart from any other when its condition fails; see below.
-        let write_id = s(uuid::Uuid::new_v4().simple().to_string());
-        let request = self
-            .client
-            .put_item()
-            .table_name(table)
-            .item("room", s(&room.0))
-            .item("version", n(game.version()))
-            .item("state", AttributeValue::M(state))
-            .item("updatedAt", n(now_millis()))
-            .item(WRITE_ID, write_id.clone())
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
-        let request = match expected_version {
-            Some(expected) => request
-                .condition_expression("#version = :expected")
-                .expression_attribute_names("#version", "version")
-                .expression_attribute_values(":expected", n(expected)),
-            None => request
-                .condition_expression("attribute_not_exists(#room)")
-                .expression_attribute_names("#room", "room"),
+        let condition = match expected_version {
+            Some(version) => GameCondition::Version(version),
+            None => GameCondition::Absent,
         };
-        match request.send().await {
-            Ok(_) => Ok(()),
-            Err(err) => match err.as_service_error() {
-                // The SDK retries a request whose answer it lost. If the first attempt was
-                // written, the retry finds its own write there and fails the condition: that
-                // is this save succeeding, not another writer winning the race.
-                Some(PutItemError::ConditionalCheckFailedException(refused))
-                    if refused
-                        .item()
-                        .is_some_and(|there| there.get(WRITE_ID) == Some(&write_id)) =>
-                {
-                    Ok(())
-                }
-                Some(PutItemError::ConditionalCheckFailedException(_)) => {
-                    Err(StoreError::Conflict {
-                        room: room.to_string(),
-                        expected: expected_version,
-                    })
-                }
-                _ => Err(sdk_error(format!("PutItem {table} {room}"), err)),
-            },
-        }
+        self.put_game(room, game, condition).await
+    }
+
+    async fn replace_unreadable_game(
+        &self,
+        room: &Room,
+        game: &Game,
+        salvaged: &Salvaged,
+    ) -> Result<(), StoreError> {
+        self.put_game(room, game, GameCondition::Unreadable(salvaged))
+            .await
     }
 }

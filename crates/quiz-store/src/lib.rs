@@ -16,6 +16,11 @@
 //! [`table_specs`] describes the tables once; [`create_tables`] builds them from it (for
 //! DynamoDB Local and tests) and a test holds `infra/template.yaml` to the same description.
 //! Tests start a DynamoDB Local through the dev-only `quiz-testkit` crate.
+//!
+//! Stored items outlive releases: [`items`] is their codec, every item carries a schema
+//! version, every release reads the items of the ones before it, and a room whose game item
+//! still cannot be read is restarted with its scores by [`update_game`] instead of failing
+//! every message.
 
 use std::future::Future;
 
@@ -23,6 +28,7 @@ use quiz_core::game::{Game, Millis};
 
 mod dynamo;
 mod flood;
+pub mod items;
 mod keys;
 mod memory;
 mod schema;
@@ -128,6 +134,10 @@ pub trait Store: Send + Sync {
     ) -> impl Future<Output = Result<Vec<ChatLine>, StoreError>> + Send;
 
     /// The room's game, or `None` when the room has none yet.
+    ///
+    /// A game item that does not parse (written by a newer release, or damaged) is
+    /// [`StoreError::Corrupt`] with [`Salvaged`]; [`LoadedGame::from_load`] turns that into a
+    /// game [`update_loaded_game`] restarts.
     fn load_game(
         &self,
         room: &Room,
@@ -143,6 +153,72 @@ pub trait Store: Send + Sync {
         game: &Game,
         expected_version: Option<u64>,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Saves `game` over a game item that cannot be read ([`StoreError::Corrupt`] from
+    /// [`Store::load_game`], with `salvaged`), if the item is still that one: its `version`
+    /// attribute is still `salvaged.version`, or, when that is `None`, it still has no version
+    /// number. [`StoreError::Conflict`] when another writer replaced it first: reload and play
+    /// on the game it wrote. [`update_game`] restarts a room this way.
+    fn replace_unreadable_game(
+        &self,
+        room: &Room,
+        game: &Game,
+        salvaged: &Salvaged,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// A room's game as [`Store::load_game`] read it, for [`update_loaded_game`]: there, absent,
+/// or there but unreadable (to be restarted).
+#[derive(Debug, Clone)]
+pub enum LoadedGame {
+    /// The room has no game yet.
+    Absent,
+    Game(Game),
+    /// The room's game item does not parse; [`update_loaded_game`] restarts the room with
+    /// what `salvaged` holds.
+    Unreadable {
+        table: String,
+        key: String,
+        reason: String,
+        salvaged: Salvaged,
+    },
+}
+
+impl LoadedGame {
+    /// Sorts what [`Store::load_game`] returned: an unreadable game item (a
+    /// [`StoreError::Corrupt`] with [`Salvaged`]) becomes [`LoadedGame::Unreadable`]; every
+    /// other error is passed on.
+    pub fn from_load(loaded: Result<Option<Game>, StoreError>) -> Result<LoadedGame, StoreError> {
+        match loaded {
+            Ok(game) => Ok(game.into()),
+            Err(StoreError::Corrupt {
+                table,
+                key,
+                reason,
+                salvaged: Some(salvaged),
+            }) => Ok(LoadedGame::Unreadable {
+                table,
+                key,
+                reason,
+                salvaged: *salvaged,
+            }),
+            Err(err) => Err(err),
+        }
+    }
+
+    /// The game, when it was there and readable.
+    pub fn game(&self) -> Option<&Game> {
+        match self {
+            LoadedGame::Game(game) => Some(game),
+            _ => None,
+        }
+    }
+}
+
+impl From<Option<Game>> for LoadedGame {
+    fn from(game: Option<Game>) -> Self {
+        game.map_or(LoadedGame::Absent, LoadedGame::Game)
+    }
 }
 
 /// How many times [`update_game`] reloads after losing a race before it gives up.
@@ -164,6 +240,12 @@ pub struct Updated<T> {
 /// `apply` must be a pure function of the game it is given: on a conflict it runs again on the
 /// fresh state. An unchanged game (same version) is not written. After
 /// [`MAX_GAME_ATTEMPTS`] lost races the last [`StoreError::Conflict`] is returned.
+///
+/// A room whose game item cannot be read is never stuck: it is logged as an error (table, key,
+/// why) and restarted with a game from `new_game` that keeps the salvaged scores and continues
+/// the stored version ([`Game::take_over`]), saved only over that same unreadable item
+/// ([`Store::replace_unreadable_game`]), so two instances restarting it at once still leave
+/// one game: the loser reloads and applies its event to the winner's.
 pub async fn update_game<S, T>(
     store: &S,
     room: &Room,
@@ -173,17 +255,18 @@ pub async fn update_game<S, T>(
 where
     S: Store + ?Sized,
 {
-    let loaded = store.load_game(room).await?;
+    let loaded = LoadedGame::from_load(store.load_game(room).await)?;
     update_loaded_game(store, room, loaded, new_game, apply).await
 }
 
 /// [`update_game`] on a game the caller already loaded (read at once with something else, to
 /// save a round trip): the first attempt applies `apply` to `loaded`, and every retry after a
-/// lost race loads the game again.
+/// lost race loads the game again. `loaded` is an `Option<Game>`, or a [`LoadedGame`] (see
+/// [`LoadedGame::from_load`]) so that an unreadable game is restarted rather than an error.
 pub async fn update_loaded_game<S, T>(
     store: &S,
     room: &Room,
-    loaded: Option<Game>,
+    loaded: impl Into<LoadedGame>,
     new_game: impl Fn() -> Game,
     mut apply: impl FnMut(&mut Game) -> T,
 ) -> Result<Updated<T>, StoreError>
@@ -191,30 +274,55 @@ where
     S: Store + ?Sized,
 {
     let mut last_conflict = None;
-    let mut loaded = Some(loaded);
+    let mut loaded = Some(loaded.into());
     for _ in 0..MAX_GAME_ATTEMPTS {
         let current = match loaded.take() {
             Some(game) => game,
-            None => store.load_game(room).await?,
+            None => LoadedGame::from_load(store.load_game(room).await)?,
         };
-        let (mut game, expected) = match current {
-            Some(game) => {
+        let (mut game, write) = match current {
+            LoadedGame::Game(game) => {
                 let version = game.version();
-                (game, Some(version))
+                (game, GameWrite::Update(version))
             }
-            None => (new_game(), None),
+            LoadedGame::Absent => (new_game(), GameWrite::Create),
+            LoadedGame::Unreadable {
+                table,
+                key,
+                reason,
+                salvaged,
+            } => {
+                tracing::error!(
+                    table,
+                    key,
+                    reason,
+                    version = ?salvaged.version,
+                    scores_kept = salvaged.scores.len(),
+                    "a room's game cannot be read: restarting the room with its scores"
+                );
+                let mut game = new_game();
+                game.take_over(salvaged.version.unwrap_or(0), salvaged.scores.clone());
+                (game, GameWrite::Restart(salvaged))
+            }
         };
         let before = game.version();
         let outcome = apply(&mut game);
         let changed = game.version() != before;
-        if !changed && expected.is_some() {
+        if !changed && matches!(write, GameWrite::Update(_)) {
             return Ok(Updated {
                 outcome,
                 game,
                 changed,
             });
         }
-        match store.save_game(room, &game, expected).await {
+        let saved = match &write {
+            GameWrite::Update(version) => store.save_game(room, &game, Some(*version)).await,
+            GameWrite::Create => store.save_game(room, &game, None).await,
+            GameWrite::Restart(salvaged) => {
+                store.replace_unreadable_game(room, &game, salvaged).await
+            }
+        };
+        match saved {
             Ok(()) => {
                 return Ok(Updated {
                     outcome,
@@ -230,6 +338,16 @@ where
         room: room.to_string(),
         expected: None,
     }))
+}
+
+/// How [`update_loaded_game`] writes the game it computed.
+enum GameWrite {
+    /// Over the stored game at this version.
+    Update(u64),
+    /// As the room's first game.
+    Create,
+    /// Over the unreadable item this was salvaged from.
+    Restart(Salvaged),
 }
 
 /// Seconds since the Unix epoch for a [`Millis`] timestamp (DynamoDB TTL attributes).

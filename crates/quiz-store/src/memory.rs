@@ -12,6 +12,9 @@
 //! connections do not pile up, and `expiresAt` is only recorded. And a room's connections are
 //! listed exactly, where DynamoDB's `room-index` is eventually consistent; callers must not
 //! rely on a new connection being listed at once (the handler adds the sender itself).
+//!
+//! Items as DynamoDB stores them can be imported ([`MemoryStore::import_item`]), read with the
+//! DynamoDB store's own codec, so tests hand both stores the same items.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -20,9 +23,11 @@ use quiz_core::game::{Game, Millis};
 
 use crate::{
     chat_key_suffix, chat_sort_key, Admission, Binding, ChatLine, Connection, ConnectionId,
-    MessageAdmission, MessageRate, Micros, NewChatLine, RateDecision, Room, Store, StoreError,
-    TableNames,
+    MessageAdmission, MessageRate, Micros, NewChatLine, RateDecision, Room, Salvaged, Store,
+    StoreError, TableNames,
 };
+
+mod import;
 
 /// The store in memory. Clones share the same tables.
 #[derive(Debug, Clone, Default)]
@@ -37,6 +42,8 @@ struct Tables {
     /// Per room, lines by sort key: a BTreeMap is the Chat table's key order.
     chat: HashMap<Room, BTreeMap<String, ChatLine>>,
     games: HashMap<Room, Game>,
+    /// Game items imported as DynamoDB stored them that do not parse (see `import`).
+    unreadable_games: HashMap<Room, import::Unreadable>,
     /// Per connection, what the `User` row's flood-control attributes hold.
     allowances: HashMap<ConnectionId, Micros>,
     refusals: HashMap<ConnectionId, (u64, u32)>,
@@ -237,7 +244,11 @@ impl Store for MemoryStore {
     }
 
     async fn load_game(&self, room: &Room) -> Result<Option<Game>, StoreError> {
-        Ok(self.lock().games.get(room).cloned())
+        let tables = self.lock();
+        if let Some(unreadable) = self.unreadable_game(&tables, room) {
+            return Err(unreadable);
+        }
+        Ok(tables.games.get(room).cloned())
     }
 
     async fn save_game(
@@ -247,14 +258,23 @@ impl Store for MemoryStore {
         expected_version: Option<u64>,
     ) -> Result<(), StoreError> {
         let mut tables = self.lock();
-        let stored_version = tables.games.get(room).map(Game::version);
-        if stored_version != expected_version {
+        if tables.game_version(room) != expected_version.map(Some) {
             return Err(StoreError::Conflict {
                 room: room.to_string(),
                 expected: expected_version,
             });
         }
+        tables.unreadable_games.remove(room);
         tables.games.insert(room.clone(), game.clone());
         Ok(())
+    }
+
+    async fn replace_unreadable_game(
+        &self,
+        room: &Room,
+        game: &Game,
+        salvaged: &Salvaged,
+    ) -> Result<(), StoreError> {
+        self.replace_unreadable(room, game, salvaged)
     }
 }

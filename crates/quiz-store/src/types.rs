@@ -1,6 +1,8 @@
 //! The records the store keeps, their ids, and its error type.
 
+use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 
 use quiz_core::game::Millis;
 
@@ -96,33 +98,226 @@ pub struct ChatLine {
     pub expires_at: Option<u64>,
 }
 
+/// An error from the backend (the AWS SDK's), kept as a [`StoreError`]'s source.
+pub type ErrorSource = Arc<dyn std::error::Error + Send + Sync>;
+
 /// What can go wrong in the store; each variant says what the caller can do.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+///
+/// The backend's failures are sorted by what they call for ([`StoreError::kind`]): wait and
+/// retry ([`StoreError::Throttled`], [`StoreError::Unavailable`]), or have someone fix the
+/// deployment ([`StoreError::Forbidden`], [`StoreError::Gone`], [`StoreError::Other`]). Each
+/// keeps the backend's error as its [`source`](std::error::Error::source), and its message
+/// ends with that error's whole chain, so one log line of `{err}` says what happened.
+#[derive(Debug, Clone)]
 pub enum StoreError {
-    #[error("no item in table {table} with key {key}")]
+    /// No item with this key (a connection gone, a chat line deleted).
     NotFound { table: String, key: String },
-    #[error("the game of room {room} changed since version {expected:?} was read; reload it and apply the event again")]
+    /// The game changed since it was read: reload it and apply the event again.
     Conflict { room: String, expected: Option<u64> },
-    #[error("the store is throttled or unavailable, retry later: {0}")]
-    Unavailable(String),
-    #[error("item in table {table} with key {key} cannot be read: {reason}")]
+    /// An item that does not parse. For a game item, `salvaged` holds what could still be read
+    /// from it (see [`crate::update_game`], which restarts such a room).
     Corrupt {
         table: String,
         key: String,
         reason: String,
+        salvaged: Option<Box<Salvaged>>,
     },
-    #[error("storage backend error: {0}")]
-    Backend(String),
+    /// The backend refused for load (throttling, capacity exceeded): retry after a pause.
+    Throttled {
+        operation: String,
+        source: Option<ErrorSource>,
+    },
+    /// The backend refused the credentials or their permissions (access denied, an unknown
+    /// or expired key, a bad signature): retrying will not help until someone fixes them.
+    Forbidden {
+        operation: String,
+        source: Option<ErrorSource>,
+    },
+    /// What the request names does not exist at the backend (a missing table).
+    Gone {
+        operation: String,
+        source: Option<ErrorSource>,
+    },
+    /// The backend could not be reached or failed (no connection, a timeout, a 5xx), or the
+    /// request kept losing to other writers: the same request may work later.
+    Unavailable {
+        operation: String,
+        source: Option<ErrorSource>,
+    },
+    /// Anything else the backend said no to (a malformed request, a validation error).
+    Other {
+        operation: String,
+        source: Option<ErrorSource>,
+    },
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (operation, what, source) = match self {
+            StoreError::NotFound { table, key } => {
+                return write!(f, "no item in table {table} with key {key}")
+            }
+            StoreError::Conflict { room, expected } => {
+                return write!(
+                    f,
+                    "the game of room {room} changed since version {expected:?} was read; \
+                     reload it and apply the event again"
+                )
+            }
+            StoreError::Corrupt {
+                table, key, reason, ..
+            } => {
+                return write!(
+                    f,
+                    "item in table {table} with key {key} cannot be read: {reason}"
+                )
+            }
+            StoreError::Throttled { operation, source } => {
+                (operation, "throttled; retry later", source)
+            }
+            StoreError::Forbidden { operation, source } => (
+                operation,
+                "forbidden; check the credentials and their permissions",
+                source,
+            ),
+            StoreError::Gone { operation, source } => {
+                (operation, "the table or resource is gone", source)
+            }
+            StoreError::Unavailable { operation, source } => {
+                (operation, "the store is unavailable; retry later", source)
+            }
+            StoreError::Other { operation, source } => (operation, "storage backend error", source),
+        };
+        write!(f, "{operation}: {what}")?;
+        // The source's whole chain, so one log line says what happened ("connection refused",
+        // the service's own message); the SDK's outer errors repeat their inner one's message,
+        // so each message once.
+        let mut written = String::new();
+        let mut next = source
+            .as_deref()
+            .map(|err| err as &(dyn std::error::Error + 'static));
+        while let Some(err) = next {
+            let message = err.to_string();
+            if !written.ends_with(&message) {
+                write!(f, ": {message}")?;
+                written = message;
+            }
+            next = err.source();
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for StoreError {
+    /// The backend's own error (for the DynamoDB store, the SDK's `SdkError`), when there is
+    /// one.
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            StoreError::Throttled { source, .. }
+            | StoreError::Forbidden { source, .. }
+            | StoreError::Gone { source, .. }
+            | StoreError::Unavailable { source, .. }
+            | StoreError::Other { source, .. } => source
+                .as_deref()
+                .map(|err| err as &(dyn std::error::Error + 'static)),
+            _ => None,
+        }
+    }
+}
+
+/// What a [`StoreError`] is, without its details: for a log line's level and a metric's label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    NotFound,
+    Conflict,
+    Corrupt,
+    Throttled,
+    Forbidden,
+    Gone,
+    Unavailable,
+    Other,
+}
+
+impl ErrorKind {
+    /// `not_found`, `conflict`, `corrupt`, `throttled`, `forbidden`, `gone`, `unavailable` or
+    /// `other`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::NotFound => "not_found",
+            ErrorKind::Conflict => "conflict",
+            ErrorKind::Corrupt => "corrupt",
+            ErrorKind::Throttled => "throttled",
+            ErrorKind::Forbidden => "forbidden",
+            ErrorKind::Gone => "gone",
+            ErrorKind::Unavailable => "unavailable",
+            ErrorKind::Other => "other",
+        }
+    }
+
+    /// Whether someone has to change something (credentials, permissions, a table, an item)
+    /// before this can work: worth an error-level log line. The others are part of normal
+    /// operation (a missing row, a lost race) or pass by themselves (throttling, an outage).
+    pub fn needs_attention(self) -> bool {
+        matches!(
+            self,
+            ErrorKind::Corrupt | ErrorKind::Forbidden | ErrorKind::Gone | ErrorKind::Other
+        )
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 impl StoreError {
-    /// Whether the same request may succeed if tried again later.
+    /// What kind of error this is.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            StoreError::NotFound { .. } => ErrorKind::NotFound,
+            StoreError::Conflict { .. } => ErrorKind::Conflict,
+            StoreError::Corrupt { .. } => ErrorKind::Corrupt,
+            StoreError::Throttled { .. } => ErrorKind::Throttled,
+            StoreError::Forbidden { .. } => ErrorKind::Forbidden,
+            StoreError::Gone { .. } => ErrorKind::Gone,
+            StoreError::Unavailable { .. } => ErrorKind::Unavailable,
+            StoreError::Other { .. } => ErrorKind::Other,
+        }
+    }
+
+    /// Whether the same request may succeed if tried again later: throttled, unavailable,
+    /// or a lost race.
     pub fn is_retryable(&self) -> bool {
         matches!(
             self,
-            StoreError::Unavailable(_) | StoreError::Conflict { .. }
+            StoreError::Throttled { .. }
+                | StoreError::Unavailable { .. }
+                | StoreError::Conflict { .. }
         )
     }
+
+    /// For an unreadable game item, what could still be read from it.
+    pub fn salvaged(&self) -> Option<&Salvaged> {
+        match self {
+            StoreError::Corrupt {
+                salvaged: Some(salvaged),
+                ..
+            } => Some(salvaged),
+            _ => None,
+        }
+    }
+}
+
+/// What could still be read from a game item that does not parse as a game, read leniently
+/// from the raw item: enough to restart the room without losing its scores.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Salvaged {
+    /// The item's `version` attribute, or `None` when it is missing or not a number. A restart
+    /// replaces the item only while it still has this version.
+    pub version: Option<u64>,
+    /// Every score the item's state still holds as a player name and a whole number.
+    pub scores: BTreeMap<String, u32>,
 }
 
 /// The three table names, from `USER_TABLE`, `CHAT_TABLE` and `GAME_TABLE` (defaults `User`,

@@ -12,11 +12,13 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use aws_sdk_dynamodb::config::retry::RetryConfig;
+use aws_sdk_dynamodb::error::DisplayErrorContext;
 use aws_sdk_dynamodb::types::{AttributeValue, TimeToLiveStatus};
 use quiz_core::game::Game;
+use quiz_store::items;
 use quiz_store::{
-    table_specs, update_game, Connection, ConnectionId, DynamoStore, NewChatLine, Room, Store,
-    StoreError, TableNames, CONNECTION_TTL_SECS,
+    table_specs, update_game, Connection, ConnectionId, DynamoStore, ErrorKind, NewChatLine, Room,
+    Store, StoreError, TableNames, CONNECTION_TTL_SECS,
 };
 use quiz_testkit::dynamodb_local::{self, fresh_store, local_dynamo};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -83,6 +85,7 @@ async fn user_rows_expire_through_ttl_on_expires_at() {
     );
     assert_eq!(item.get("room"), Some(&s("lobby")));
     assert!(!item.contains_key("username"), "no name until one is bound");
+    assert_eq!(items::schema_version(item), items::SCHEMA_VERSION);
 
     let names = store.table_names();
     for (table, expected) in [
@@ -147,6 +150,7 @@ async fn chat_items_have_the_documented_shape() {
         ("connectionId".into(), s("conn-1")),
         ("correct".into(), AttributeValue::Bool(true)),
         ("expiresAt".into(), AttributeValue::N("4200000000".into())),
+        ("schemaVersion".into(), AttributeValue::N("1".into())),
     ]);
     assert_eq!(item, &expected);
     assert!(
@@ -187,6 +191,12 @@ async fn game_items_hold_version_and_state_map() {
         Some(&AttributeValue::N(conformance::NOW.to_string()))
     );
     assert!(matches!(item.get("updatedAt"), Some(AttributeValue::N(_))));
+    assert!(matches!(item.get("writeId"), Some(AttributeValue::S(_))));
+    assert_eq!(items::schema_version(item), items::SCHEMA_VERSION);
+    assert_eq!(
+        item.get("schemaVersion"),
+        Some(&AttributeValue::N("1".into()))
+    );
 }
 
 /// A game the previous release stored has no `silentTimeouts` or `paused` in its state map: it
@@ -354,7 +364,9 @@ async fn put_raw(store: &DynamoStore, table: &str, item: HashMap<String, Attribu
 
 fn corrupt_of(result: Result<impl std::fmt::Debug, StoreError>) -> (String, String, String) {
     match result {
-        Err(StoreError::Corrupt { table, key, reason }) => (table, key, reason),
+        Err(StoreError::Corrupt {
+            table, key, reason, ..
+        }) => (table, key, reason),
         other => panic!("expected a corrupt-item error, got {other:?}"),
     }
 }
@@ -395,15 +407,27 @@ async fn a_game_that_does_not_parse_is_corrupt_naming_table_and_key() {
         "{message}"
     );
 
-    // update_game passes the error on instead of replacing the game.
+    // What can still be read comes with the error: the version (no scores in this one).
+    let err = store.load_game(&Room("broken".into())).await.unwrap_err();
+    let salvaged = err.salvaged().expect("a game item is salvaged");
+    assert_eq!(salvaged.version, Some(3));
+    assert!(salvaged.scores.is_empty());
+
+    // update_game restarts the room instead of passing the error on.
     let updated = update_game(
         &store,
         &Room("broken".into()),
         || Game::new(&rules, 1, 1, conformance::NOW),
         |_| (),
     )
-    .await;
-    corrupt_of(updated.map(|u| u.changed));
+    .await
+    .unwrap();
+    assert!(updated.changed);
+    assert_eq!(updated.game.version(), 4);
+    assert_eq!(
+        store.load_game(&Room("broken".into())).await.unwrap(),
+        Some(updated.game)
+    );
 
     // A state that is not a map at all.
     put_raw(
@@ -477,18 +501,26 @@ async fn connection_and_chat_items_that_do_not_parse_are_corrupt() {
 }
 
 #[tokio::test]
-async fn a_missing_table_is_a_backend_error_that_names_it() {
+async fn a_missing_table_is_gone_and_named() {
     let local = local_dynamo().await.unwrap();
     let store = DynamoStore::new(local.client(), TableNames::with_prefix("never-created-"));
     let err = store
         .get_connection(&ConnectionId("c".into()))
         .await
         .unwrap_err();
-    let StoreError::Backend(message) = &err else {
-        panic!("expected a backend error, got {err:?}");
+    let StoreError::Gone { operation, source } = &err else {
+        panic!("expected a missing table to be gone, got {err:?}");
     };
-    assert!(message.contains("never-created-User"), "{message}");
+    assert!(operation.contains("never-created-User"), "{operation}");
+    let source = source.as_ref().expect("the SDK error is kept");
+    assert!(
+        format!("{}", DisplayErrorContext(source.as_ref())).contains("ResourceNotFound"),
+        "{source:?}"
+    );
+    let message = err.to_string();
     assert!(message.contains("ResourceNotFound"), "{message}");
+    assert_eq!(err.kind(), ErrorKind::Gone);
+    assert!(err.kind().needs_attention());
     assert!(!err.is_retryable());
 }
 
@@ -514,9 +546,200 @@ async fn no_server_is_unavailable_and_retryable() {
         TableNames::default(),
     );
     let err = store.load_game(&Room("lobby".into())).await.unwrap_err();
-    assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+    assert!(
+        matches!(
+            &err,
+            StoreError::Unavailable {
+                source: Some(_),
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(err.kind(), ErrorKind::Unavailable);
+    assert!(!err.kind().needs_attention());
     assert!(err.is_retryable());
+    assert!(std::error::Error::source(&err).is_some());
     assert!(err.to_string().contains("GetItem"), "{err}");
+}
+
+/// A server that answers every request with `status` and a DynamoDB error body of type
+/// `code` (none when `None`), as DynamoDB answers the errors it sends.
+async fn answering(status: u16, code: Option<&'static str>) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    let body = match code {
+        Some(code) => format!(
+            r#"{{"__type":"com.amazonaws.dynamodb.v20120810#{code}","message":"as the test says"}}"#
+        ),
+        None => "{}".to_owned(),
+    };
+    tokio::spawn(async move {
+        while let Ok((mut client, _)) = listener.accept().await {
+            let body = body.clone();
+            tokio::spawn(async move {
+                // Read the request's head and body, then answer.
+                let mut request = Vec::new();
+                let mut buffer = [0u8; 4096];
+                loop {
+                    let read = client.read(&mut buffer).await.unwrap_or(0);
+                    if read == 0 {
+                        return;
+                    }
+                    request.extend_from_slice(&buffer[..read]);
+                    let text = String::from_utf8_lossy(&request).to_lowercase();
+                    let Some(head_end) = text.find("\r\n\r\n") else {
+                        continue;
+                    };
+                    let length: usize = text
+                        .lines()
+                        .find_map(|line| line.strip_prefix("content-length:"))
+                        .and_then(|value| value.trim().parse().ok())
+                        .unwrap_or(0);
+                    if request.len() >= head_end + 4 + length {
+                        break;
+                    }
+                }
+                let answer = format!(
+                    "HTTP/1.1 {status} Answer\r\ncontent-type: application/x-amz-json-1.0\r\n\
+                     content-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = client.write_all(answer.as_bytes()).await;
+            });
+        }
+    });
+    endpoint
+}
+
+#[tokio::test]
+async fn sdk_errors_keep_their_kind_and_source() {
+    use aws_sdk_dynamodb::config::http::HttpResponse;
+    use aws_sdk_dynamodb::error::SdkError;
+    use aws_sdk_dynamodb::operation::get_item::GetItemError;
+
+    let cases = [
+        (400, Some("ThrottlingException"), ErrorKind::Throttled),
+        (
+            400,
+            Some("ProvisionedThroughputExceededException"),
+            ErrorKind::Throttled,
+        ),
+        (400, Some("RequestLimitExceeded"), ErrorKind::Throttled),
+        (400, Some("AccessDeniedException"), ErrorKind::Forbidden),
+        (
+            400,
+            Some("UnrecognizedClientException"),
+            ErrorKind::Forbidden,
+        ),
+        (400, Some("ExpiredTokenException"), ErrorKind::Forbidden),
+        (403, None, ErrorKind::Forbidden),
+        (400, Some("ResourceNotFoundException"), ErrorKind::Gone),
+        (500, Some("InternalServerError"), ErrorKind::Unavailable),
+        (503, None, ErrorKind::Unavailable),
+        (400, Some("ValidationException"), ErrorKind::Other),
+    ];
+    for (status, code, kind) in cases {
+        let endpoint = answering(status, code).await;
+        let config = dynamodb_local::client_for(&endpoint)
+            .config()
+            .to_builder()
+            .retry_config(RetryConfig::disabled())
+            .build();
+        let store = DynamoStore::new(
+            aws_sdk_dynamodb::Client::from_conf(config),
+            TableNames::default(),
+        );
+        let err = store.load_game(&Room("lobby".into())).await.unwrap_err();
+        let case = format!("{status} {code:?}: {err}");
+        assert_eq!(err.kind(), kind, "{case}");
+        assert_eq!(
+            err.is_retryable(),
+            matches!(kind, ErrorKind::Throttled | ErrorKind::Unavailable),
+            "{case}"
+        );
+        assert_eq!(
+            err.kind().needs_attention(),
+            matches!(
+                kind,
+                ErrorKind::Forbidden | ErrorKind::Gone | ErrorKind::Other
+            ),
+            "{case}"
+        );
+        assert!(
+            err.to_string().starts_with("GetItem Game lobby: "),
+            "{case}"
+        );
+        if let Some(code) = code {
+            assert!(err.to_string().contains(code), "{case}");
+        }
+        // The SDK's own error, whole, is the source.
+        let source = std::error::Error::source(&err).expect("a source");
+        let sdk = source
+            .downcast_ref::<SdkError<GetItemError, HttpResponse>>()
+            .unwrap_or_else(|| panic!("{case}: the source is not the SDK error: {source:?}"));
+        assert_eq!(
+            sdk.raw_response().map(|raw| raw.status().as_u16()),
+            Some(status),
+            "{case}"
+        );
+    }
+}
+
+/// The v0 fixtures carry no schema version; what this release writes over them does.
+#[tokio::test]
+async fn items_of_this_release_carry_their_schema_version() {
+    let store = store().await;
+    let fixture = conformance::items::Fixture::v0();
+    for item in fixture
+        .users
+        .iter()
+        .chain(&fixture.chat)
+        .chain(&fixture.games)
+    {
+        assert_eq!(items::schema_version(item), 0, "{item:?}");
+    }
+    fixture.put_into(&store).await;
+    let rules = quiz_core::game::Rules::new(
+        quiz_core::builtin::word_bank(),
+        quiz_core::game::GameConfig::default(),
+    );
+    let room = Room("general".into());
+    let updated = update_game(
+        &store,
+        &room,
+        || panic!("the v0 game is there"),
+        |game| {
+            game.vote(
+                &rules,
+                quiz_core::game::VoteKind::GiveUp,
+                "민지",
+                2,
+                conformance::NOW,
+            )
+        },
+    )
+    .await
+    .unwrap();
+    assert!(updated.changed);
+    let raw = store
+        .client()
+        .get_item()
+        .table_name(&store.table_names().game)
+        .key("room", s("general"))
+        .send()
+        .await
+        .unwrap();
+    let item = raw.item().expect("the game");
+    assert_eq!(items::schema_version(item), items::SCHEMA_VERSION);
+    // The item reads back through the shared codec as the game that was saved.
+    let (read_room, game) = items::game_from_item("Game", item).unwrap();
+    assert_eq!((read_room, game), (room, updated.game));
+    // And round-trips through DynamoDB JSON unchanged.
+    assert_eq!(
+        items::item_from_json(&items::item_to_json(item)).unwrap(),
+        item.clone()
+    );
 }
 
 #[tokio::test]
