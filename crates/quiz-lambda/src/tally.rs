@@ -22,8 +22,8 @@ use std::future::Future;
 
 use quiz_core::game::{Game, Millis};
 use quiz_store::{
-    Binding, ChatLine, Connection, ConnectionId, MessageAdmission, MessageRate, Micros,
-    NewChatLine, Room, Store, StoreError,
+    Binding, ChatLine, Connection, ConnectionId, ErrorKind, MessageAdmission, MessageRate,
+    Micros, NewChatLine, Room, Salvaged, Store, StoreError,
 };
 
 use crate::broadcast::{error_chain, BroadcastReport, PostError, PostErrorKind};
@@ -107,18 +107,22 @@ pub fn post(what: &'static str, result: &Result<(), PostError>) {
     }
 }
 
-/// Adds one store request, and logs it when it failed: a `warn` with what failed, an `error`
-/// when retrying cannot help.
+/// Adds one store request, and logs it when it failed: a `warn` with its kind, an `error`
+/// when someone has to act (a permission, a missing table, an unreadable item).
 fn request<T>(operation: &'static str, result: &Result<T, StoreError>) {
-    match result {
-        Ok(_) | Err(StoreError::Conflict { .. } | StoreError::NotFound { .. }) => {
-            add(|tally| tally.store_ok += 1)
-        }
-        Err(err) => {
-            if err.is_retryable() {
-                tracing::warn!(operation, error = %error_chain(err), "store request failed");
+    let Err(err) = result else {
+        add(|tally| tally.store_ok += 1);
+        return;
+    };
+    let kind = err.kind();
+    match kind {
+        // Answers, not failures: a missing row, a lost race.
+        ErrorKind::NotFound | ErrorKind::Conflict => add(|tally| tally.store_ok += 1),
+        _ => {
+            if kind.needs_attention() {
+                tracing::error!(operation, kind = kind.as_str(), error = %error_chain(err), "store request failed");
             } else {
-                tracing::error!(operation, error = %error_chain(err), "store request failed");
+                tracing::warn!(operation, kind = kind.as_str(), error = %error_chain(err), "store request failed");
             }
             add(|tally| tally.store_failed += 1);
         }
@@ -223,6 +227,17 @@ impl<S: Store> Store for TalliedStore<S> {
     ) -> Result<(), StoreError> {
         let result = self.0.save_game(room, game, expected_version).await;
         request("save_game", &result);
+        result
+    }
+
+    async fn replace_unreadable_game(
+        &self,
+        room: &Room,
+        game: &Game,
+        salvaged: &Salvaged,
+    ) -> Result<(), StoreError> {
+        let result = self.0.replace_unreadable_game(room, game, salvaged).await;
+        request("replace_unreadable_game", &result);
         result
     }
 }
