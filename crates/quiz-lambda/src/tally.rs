@@ -22,8 +22,8 @@ use std::future::Future;
 
 use quiz_core::game::{Game, Millis};
 use quiz_store::{
-    Binding, ChatLine, Connection, ConnectionId, ErrorKind, MessageAdmission, MessageRate,
-    Micros, NewChatLine, Room, Salvaged, Store, StoreError,
+    Binding, ChatLine, Connection, ConnectionId, ErrorKind, MessageAdmission, MessageRate, Micros,
+    NewChatLine, Room, Salvaged, Store, StoreError,
 };
 
 use crate::broadcast::{error_chain, BroadcastReport, PostError, PostErrorKind};
