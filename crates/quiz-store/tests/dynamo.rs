@@ -686,10 +686,15 @@ async fn sdk_errors_keep_their_kind_and_source() {
     }
 }
 
-/// The v0 fixtures carry no schema version; what this release writes over them does.
+/// The v0 fixtures carry no schema version, the v1 fixtures version 1; what this release
+/// writes over the v0 items carries its own.
 #[tokio::test]
 async fn items_of_this_release_carry_their_schema_version() {
     let store = store().await;
+    let v1 = conformance::items::Fixture::v1();
+    for item in v1.users.iter().chain(&v1.chat).chain(&v1.games) {
+        assert_eq!(items::schema_version(item), 1, "{item:?}");
+    }
     let fixture = conformance::items::Fixture::v0();
     for item in fixture
         .users

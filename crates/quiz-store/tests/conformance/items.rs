@@ -80,6 +80,14 @@ impl Fixture {
         }
     }
 
+    pub fn v1() -> Fixture {
+        Fixture {
+            users: scanned(include_str!("../../../../fixtures/items/v1/user.json")),
+            chat: scanned(include_str!("../../../../fixtures/items/v1/chat.json")),
+            games: scanned(include_str!("../../../../fixtures/items/v1/game.json")),
+        }
+    }
+
     pub async fn put_into<S: RawItems>(&self, store: &S) {
         for (table, items) in [
             (ItemTable::User, &self.users),
@@ -266,6 +274,10 @@ pub async fn fixture_items_load_and_play_on<S: Store + RawItems>(store: &S, fixt
 
 pub async fn v0_items_load_and_play_on<S: Store + RawItems>(store: &S) {
     fixture_items_load_and_play_on(store, Fixture::v0()).await;
+}
+
+pub async fn v1_items_load_and_play_on<S: Store + RawItems>(store: &S) {
+    fixture_items_load_and_play_on(store, Fixture::v1()).await;
 }
 
 fn s(text: &str) -> AttributeValue {

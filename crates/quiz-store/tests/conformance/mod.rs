@@ -18,7 +18,7 @@ use tokio::sync::Barrier;
 pub mod items;
 pub use items::{
     an_unreadable_game_restarts_keeping_its_scores, new_rows_live_beside_old_ones,
-    racing_restarts_leave_one_game, v0_items_load_and_play_on,
+    racing_restarts_leave_one_game, v0_items_load_and_play_on, v1_items_load_and_play_on,
 };
 
 /// 2100-01-01T00:00:00Z: a fixed clock, so tests replay exactly. It is in the future on
@@ -50,6 +50,7 @@ macro_rules! conformance_suite {
             racing_messages_share_one_allowance,
             refusals_are_counted_per_window,
             v0_items_load_and_play_on,
+            v1_items_load_and_play_on,
             an_unreadable_game_restarts_keeping_its_scores,
             racing_restarts_leave_one_game,
             new_rows_live_beside_old_ones,
