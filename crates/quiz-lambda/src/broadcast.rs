@@ -11,8 +11,11 @@
 //! calls) or that the client's buffer is full. The two look the same on the wire, and the
 //! first must not cost a player the frame, so a throttled post is tried again after a jittered
 //! backoff, [`THROTTLE_RETRIES`] times (well under a second in all, within the function's
-//! timeout), before the frame is given up for that connection. Any other failure is logged
-//! with its kind and the broadcast goes on to the rest.
+//! timeout), before the frame is given up for that connection. Retries draw on a
+//! [`RetryBudget`], as the AWS SDKs' retry quota does: when many posts are refused for long
+//! (the account's rate is below what the rooms need, not a passing burst), retrying cannot
+//! help and only adds requests, so it stops until posts get through again. Any other failure
+//! is logged with its kind and the broadcast goes on to the rest.
 
 use std::collections::HashMap;
 use std::error::Error as StdError;
@@ -40,6 +43,57 @@ pub const THROTTLE_RETRIES: u32 = 2;
 /// The backoff before the first retry of a throttled post; each retry waits between one and
 /// two times this, doubled per retry (100–200 ms, then 200–400 ms).
 pub const THROTTLE_BACKOFF: Duration = Duration::from_millis(100);
+
+/// How many retries of throttled posts a warm instance may make, kept as the AWS SDKs' retry
+/// quota is: it starts full ([`RetryBudget::CAPACITY`]), a retry costs
+/// [`RetryBudget::RETRY_COST`], and a delivered post gives one back, so in the long run one
+/// retry is allowed per five posts that get through.
+#[derive(Debug)]
+pub struct RetryBudget {
+    tokens: Mutex<u32>,
+}
+
+impl RetryBudget {
+    pub const CAPACITY: u32 = 500;
+    pub const RETRY_COST: u32 = 5;
+
+    /// A full budget.
+    pub fn new() -> Self {
+        RetryBudget {
+            tokens: Mutex::new(Self::CAPACITY),
+        }
+    }
+
+    /// Takes one retry's cost; `false` (and nothing taken) when the budget is spent.
+    fn take_retry(&self) -> bool {
+        let mut tokens = self
+            .tokens
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
+        match tokens.checked_sub(Self::RETRY_COST) {
+            Some(left) => {
+                *tokens = left;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Gives back one token per delivered post.
+    fn delivered(&self, posts: u32) {
+        let mut tokens = self
+            .tokens
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
+        *tokens = tokens.saturating_add(posts).min(Self::CAPACITY);
+    }
+}
+
+impl Default for RetryBudget {
+    fn default() -> Self {
+        RetryBudget::new()
+    }
+}
 
 /// What kind of failure a post (or a close) met: what the adapter can do about it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
@@ -239,13 +293,15 @@ struct Delivery {
 }
 
 /// Sends each frame, in order, to every connection in `ids`, with at most
-/// [`MAX_POSTS_IN_FLIGHT`] connections at once; a throttled post is retried (see the module
-/// docs); connections that are gone (as of `now`) are removed from the store.
+/// [`MAX_POSTS_IN_FLIGHT`] connections at once; a throttled post is retried while `budget`
+/// allows (see the module docs); connections that are gone (as of `now`) are removed from
+/// the store.
 ///
 /// Frames to one connection keep their order (a chat line before the state it caused).
 pub async fn broadcast<P, S>(
     poster: &P,
     store: &S,
+    budget: &RetryBudget,
     endpoint: &str,
     ids: &[ConnectionId],
     frames: &[String],
@@ -259,7 +315,7 @@ where
     // generic caller.
     let results: Vec<(ConnectionId, Delivery)> = stream::iter(ids.to_vec())
         .map(|id| async move {
-            let delivery = deliver(poster, endpoint, &id, frames).await;
+            let delivery = deliver(poster, budget, endpoint, &id, frames).await;
             (id, delivery)
         })
         .buffer_unordered(MAX_POSTS_IN_FLIGHT)
@@ -305,10 +361,11 @@ where
     report
 }
 
-/// Posts `frames` to one connection in order, retrying a throttled post; stops at the first
-/// post that fails for good.
+/// Posts `frames` to one connection in order, retrying a throttled post while the budget
+/// allows; stops at the first post that fails for good.
 async fn deliver<P: ConnectionPoster>(
     poster: &P,
+    budget: &RetryBudget,
     endpoint: &str,
     id: &ConnectionId,
     frames: &[String],
@@ -324,10 +381,13 @@ async fn deliver<P: ConnectionPoster>(
             match poster.post(endpoint, id, frame).await {
                 Ok(()) => {
                     delivery.delivered += 1;
+                    budget.delivered(1);
                     break;
                 }
                 Err(err)
-                    if err.kind() == PostErrorKind::Throttled && retries < THROTTLE_RETRIES =>
+                    if err.kind() == PostErrorKind::Throttled
+                        && retries < THROTTLE_RETRIES
+                        && budget.take_retry() =>
                 {
                     tokio::time::sleep(throttle_backoff(retries)).await;
                     retries += 1;
@@ -407,7 +467,17 @@ mod tests {
             ..ThrottledAtFirst::default()
         };
         let a = ConnectionId("a".to_owned());
-        let report = broadcast(&poster, &MemoryStore::new(), "e", &[a], &frames(), 0).await;
+        let budget = RetryBudget::new();
+        let report = broadcast(
+            &poster,
+            &MemoryStore::new(),
+            &budget,
+            "e",
+            &[a],
+            &frames(),
+            0,
+        )
+        .await;
         assert_eq!(report.delivered, 2);
         assert_eq!(report.retried, 2);
         assert_eq!(report.throttled, 0);
@@ -432,6 +502,7 @@ mod tests {
         let report = broadcast(
             &poster,
             &store,
+            &RetryBudget::new(),
             "e",
             std::slice::from_ref(&a),
             &frames(),
@@ -453,6 +524,30 @@ mod tests {
             "{waited:?}"
         );
         assert!(store.get_connection(&a).await.unwrap().is_some());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_spent_budget_stops_retrying_until_posts_get_through() {
+        let always = ThrottledAtFirst {
+            throttled: usize::MAX,
+            ..ThrottledAtFirst::default()
+        };
+        let budget = RetryBudget::new();
+        let store = MemoryStore::new();
+        let ids: Vec<ConnectionId> = (0..200).map(|i| ConnectionId(format!("c{i}"))).collect();
+        let report = broadcast(&always, &store, &budget, "e", &ids, &frames(), 0).await;
+        // A full budget pays for CAPACITY / RETRY_COST retries, then none.
+        let affordable = (RetryBudget::CAPACITY / RetryBudget::RETRY_COST) as usize;
+        assert_eq!(report.retried, affordable);
+        assert_eq!(report.throttled, ids.len());
+        let one = &ids[..1];
+        let report = broadcast(&always, &store, &budget, "e", one, &frames(), 0).await;
+        assert_eq!(report.retried, 0, "a spent budget still retried");
+        // Delivered posts refill it: five pay for one retry.
+        let fine = ThrottledAtFirst::default();
+        broadcast(&fine, &store, &budget, "e", &ids[..5], &["x".to_owned()], 0).await;
+        let report = broadcast(&always, &store, &budget, "e", one, &frames(), 0).await;
+        assert_eq!(report.retried, 1);
     }
 
     #[test]

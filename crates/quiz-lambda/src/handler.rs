@@ -23,7 +23,7 @@ use quiz_store::{
     MAX_REFUSALS_PER_WINDOW,
 };
 
-use crate::broadcast::{broadcast, BroadcastReport, ConnectionPoster, PostErrorKind};
+use crate::broadcast::{broadcast, BroadcastReport, ConnectionPoster, PostErrorKind, RetryBudget};
 use crate::config::{DEFAULT_RATE_BURST, DEFAULT_RATE_PER_SEC};
 use crate::protocol::{
     self, chat_frame, error_frame, history_frame, notice_frame, slow_down_frame, state_frame,
@@ -50,6 +50,8 @@ pub struct App<S, P, T> {
     message_rate: MessageRate,
     management_endpoint: Option<String>,
     connections: Mutex<HashMap<ConnectionId, Connection>>,
+    /// Retries of throttled posts this instance may still make.
+    retry_budget: RetryBudget,
 }
 
 /// What one event did, for the log line.
@@ -171,6 +173,7 @@ impl<S: Store, P: ConnectionPoster, T: TimerQueue> App<S, P, T> {
             message_rate: MessageRate::new(DEFAULT_RATE_BURST, DEFAULT_RATE_PER_SEC),
             management_endpoint,
             connections: Mutex::new(HashMap::new()),
+            retry_budget: RetryBudget::new(),
         }
     }
 
@@ -961,7 +964,16 @@ impl<S: Store, P: ConnectionPoster, T: TimerQueue> App<S, P, T> {
             tracing::error!("no management endpoint: the event has no domainName and APIGW_MANAGEMENT_ENDPOINT is not set");
             return BroadcastReport::default();
         };
-        let report = broadcast(&self.poster, &self.store, endpoint, ids, frames, now).await;
+        let report = broadcast(
+            &self.poster,
+            &self.store,
+            &self.retry_budget,
+            endpoint,
+            ids,
+            frames,
+            now,
+        )
+        .await;
         tracing::debug!(?report, "broadcast");
         report
     }

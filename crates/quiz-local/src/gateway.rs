@@ -80,9 +80,10 @@ impl Gateway {
 
 /// The account's request rate for the management API, simulated when a limit is set (it is
 /// not by default). On AWS every `@connections` call and every WebSocket message counts
-/// against one rate per account and region (10,000 a second); past it, a post answers 429
-/// `LimitExceededException`, exactly as a client's full buffer does. A token bucket holding
-/// one second's worth of requests, refilled at the limit, decides here.
+/// against one rate per account and region (10,000 a second, with bursts of 5,000); past it,
+/// a post answers 429 `LimitExceededException`, exactly as a client's full buffer does. A
+/// token bucket refilled at the limit and holding half a second's worth, as AWS's, decides
+/// here.
 #[derive(Debug)]
 pub struct AccountRate {
     per_sec: Option<f64>,
@@ -97,7 +98,8 @@ struct Bucket {
 }
 
 impl AccountRate {
-    /// `per_sec` requests a second at most (and that many at once), or no limit with `None`.
+    /// `per_sec` requests a second at most (and half that many at once), or no limit with
+    /// `None`.
     pub fn new(per_sec: Option<f64>) -> Self {
         let per_sec = per_sec.filter(|rate| rate.is_finite() && *rate > 0.0);
         AccountRate {
@@ -137,9 +139,9 @@ impl AccountRate {
     }
 }
 
-/// A second's worth of requests, and at least one.
+/// Half a second's worth of requests, and at least one.
 fn capacity(per_sec: f64) -> f64 {
-    per_sec.max(1.0)
+    (per_sec / 2.0).max(1.0)
 }
 
 #[cfg(test)]
@@ -147,19 +149,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_account_rate_allows_a_second_at_once_then_refills_at_its_rate() {
+    fn the_account_rate_allows_half_a_second_at_once_then_refills_at_its_rate() {
         let rate = AccountRate::new(Some(10.0));
         let start = Instant::now();
-        assert!((0..10).all(|_| rate.admit(start)));
+        assert!((0..5).all(|_| rate.admit(start)));
         assert!(!rate.admit(start));
         assert_eq!(rate.refused(), 1);
         // A tenth of a second gives back one request.
         let later = start + Duration::from_millis(100);
         assert!(rate.admit(later));
         assert!(!rate.admit(later));
-        // However long it stays quiet, a burst stays a second's worth.
+        // However long it stays quiet, a burst stays half a second's worth.
         let much_later = start + Duration::from_secs(60);
-        assert_eq!((0..20).filter(|_| rate.admit(much_later)).count(), 10);
+        assert_eq!((0..20).filter(|_| rate.admit(much_later)).count(), 5);
     }
 
     #[test]

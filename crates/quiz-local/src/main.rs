@@ -88,7 +88,7 @@ struct Args {
     post_over_http: bool,
 
     /// Simulate the AWS account's request rate for @connections (10,000 a second per account
-    /// and region, shared by all its APIs): past R posts and closes a second (and R at once),
+    /// and region, shared by all its APIs): past R posts and closes a second (and R/2 at once),
     /// they answer 429 LimitExceededException, as a throttled account's do. The handler
     /// retries a throttled post twice with backoff before giving its frame up [default: no
     /// limit].
@@ -175,6 +175,7 @@ async fn main() -> ExitCode {
 }
 
 async fn run(args: Args) -> Result<(), LocalError> {
+    let throttling = args.throttle_posts_per_sec.is_some();
     let options = LocalOptions {
         addr: args.addr,
         stage: args.stage,
@@ -226,6 +227,12 @@ async fn run(args: Args) -> Result<(), LocalError> {
         tracing::error!(error = %err, "cannot listen for Ctrl-C; stopping");
     }
     eprintln!("quiz-local: shutting down (Ctrl-C again to quit at once)");
+    if throttling {
+        eprintln!(
+            "quiz-local: {} posts and closes were refused (429) past --throttle-posts-per-sec",
+            server.throttled_posts()
+        );
+    }
     tokio::spawn(async {
         if tokio::signal::ctrl_c().await.is_ok() {
             std::process::exit(130);

@@ -109,8 +109,8 @@ pub struct LocalOptions {
     /// with the same answers and several times the throughput).
     pub post_over_http: bool,
     /// Simulates the account's request rate for `@connections` (on AWS, 10,000 a second per
-    /// account and region): past this many posts and closes a second, they answer 429 as a
-    /// throttled account's do. `None` (the default) sets no limit.
+    /// account and region): past this many posts and closes a second (half as many at once),
+    /// they answer 429 as a throttled account's do. `None` (the default) sets no limit.
     pub throttle_posts_per_sec: Option<f64>,
 }
 
