@@ -5,13 +5,13 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 use quiz_lambda::config::{parse_rate_burst, parse_rate_per_sec, parse_round_secs};
 use quiz_local::{
     dynamo_store, LocalError, LocalOptions, LocalServer, RunningServer, TimerBackend,
 };
-use quiz_store::MemoryStore;
 use tracing_subscriber::EnvFilter;
 
 #[global_allocator]
@@ -87,6 +87,13 @@ struct Args {
     #[arg(long)]
     post_over_http: bool,
 
+    /// Seconds a room with no connection is kept in memory before it is forgotten, with its
+    /// chat lines and its game (the scores go too; players who come back start a new game)
+    /// [default: 3600]. Each room keeps its newest 50 chat lines, what `history` can serve.
+    /// Only for the in-memory store; DynamoDB keeps rooms.
+    #[arg(long, value_name = "SECS", value_parser = idle_secs)]
+    forget_idle_rooms_after: Option<u64>,
+
     /// The queue for --sqs-endpoint, created if missing.
     #[arg(
         long,
@@ -122,6 +129,15 @@ fn outbound_bytes(value: &str) -> Result<usize, String> {
                 quiz_local::MAX_MESSAGE_BYTES
             )
         })
+}
+
+fn idle_secs(value: &str) -> Result<u64, String> {
+    value
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .filter(|secs| *secs >= 1)
+        .ok_or_else(|| "expected a whole number of seconds, at least 1".into())
 }
 
 fn rate_burst(value: &str) -> Result<u32, String> {
@@ -176,6 +192,9 @@ async fn run(args: Args) -> Result<(), LocalError> {
             },
             None => TimerBackend::InProcess,
         },
+        forget_idle_rooms_after: args
+            .forget_idle_rooms_after
+            .map_or(quiz_store::DEFAULT_IDLE_ROOM_TTL, Duration::from_secs),
         ..LocalOptions::default()
     };
     let timers = match &options.timers {
@@ -184,10 +203,19 @@ async fn run(args: Args) -> Result<(), LocalError> {
     };
     let (server, store) = match (args.store, args.dynamodb_endpoint) {
         (StoreKind::Memory, None) => {
-            let server = LocalServer::start(options, MemoryStore::new()).await?;
-            (server, "in memory (gone when quiz-local stops)".to_owned())
+            let store = options.memory_store();
+            let kept = options.forget_idle_rooms_after.as_secs();
+            let server = LocalServer::start(options, store).await?;
+            let shown = format!(
+                "in memory (gone when quiz-local stops; a room with no connection for {kept} s \
+                 is forgotten, game included)"
+            );
+            (server, shown)
         }
         (_, endpoint) => {
+            if args.forget_idle_rooms_after.is_some() {
+                tracing::warn!("--forget-idle-rooms-after applies to the in-memory store only");
+            }
             let store = dynamo_store(endpoint.as_deref()).await?;
             let names = store.table_names().clone();
             let server = LocalServer::start(options, store).await?;
