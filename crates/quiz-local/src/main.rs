@@ -12,6 +12,7 @@ use quiz_lambda::config::{parse_rate_burst, parse_rate_per_sec, parse_round_secs
 use quiz_local::{
     dynamo_store, LocalError, LocalOptions, LocalServer, RunningServer, TimerBackend,
 };
+use quiz_store::MemoryStore;
 use tracing_subscriber::EnvFilter;
 
 #[global_allocator]
@@ -204,6 +205,7 @@ async fn run(args: Args) -> Result<(), LocalError> {
     let (server, store) = match (args.store, args.dynamodb_endpoint) {
         (StoreKind::Memory, None) => {
             let store = options.memory_store();
+            tokio::spawn(sweep_idle_rooms(store.clone()));
             let kept = options.forget_idle_rooms_after.as_secs();
             let server = LocalServer::start(options, store).await?;
             let shown = format!(
@@ -242,6 +244,22 @@ async fn run(args: Args) -> Result<(), LocalError> {
         }
     });
     server.shutdown().await
+}
+
+/// How often quiz-local forgets the rooms whose idle time ran out, besides at every write.
+const SWEEP_EVERY: Duration = Duration::from_secs(60);
+
+/// Forgets the rooms whose idle time ran out even while nothing is written (a write does it
+/// too), so a server that falls quiet lets go of its last rooms.
+async fn sweep_idle_rooms(store: MemoryStore) {
+    let mut every = tokio::time::interval(SWEEP_EVERY);
+    loop {
+        every.tick().await;
+        let forgotten = store.sweep_idle_rooms(std::time::Instant::now());
+        if forgotten > 0 {
+            tracing::debug!(forgotten, "forgot idle rooms");
+        }
+    }
 }
 
 fn print_banner(server: &RunningServer, store: &str, timers: &str) {
