@@ -1,6 +1,7 @@
 //! One simulated client: a normal player that connects, listens, and sends chat lines and
 //! answers at a steady rate; or one of the attackers, a flooder that sends chat lines far too
-//! fast, or a stalled reader that never reads what it is sent.
+//! fast, or a stalled reader that never reads what it is sent; or an idle client that only
+//! holds its connection open.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -54,6 +55,9 @@ pub enum Role {
     Flooder,
     /// Sends `start!`, then never reads again until the run ends; outside the accounting.
     StalledReader,
+    /// Sends nothing at all and reads whatever comes until the run ends: an idle connection,
+    /// in a room of its own; outside the accounting.
+    Idle,
 }
 
 /// Who a client is and how it behaves.
@@ -94,14 +98,16 @@ pub async fn connect(url: &str, plan: ClientPlan, tracker: &Tracker) -> Option<C
         Ok((socket, _)) => {
             match plan.role {
                 Role::Player => tracker.joined(plan.room, plan.index),
-                Role::Flooder | Role::StalledReader => tracker.extra_joined(plan.index),
+                Role::Flooder | Role::StalledReader | Role::Idle => {
+                    tracker.extra_joined(plan.index);
+                }
             }
             Some(Client { plan, socket })
         }
         Err(err) => {
             match plan.role {
                 Role::Player => tracker.connect_failed(&err.to_string()),
-                Role::Flooder | Role::StalledReader => {
+                Role::Flooder | Role::StalledReader | Role::Idle => {
                     tracker.extra_connect_failed(plan.index, &err.to_string());
                 }
             }
@@ -127,7 +133,28 @@ impl Client {
             Role::Player => self.play(tracker, answers, send_until, read_until).await,
             Role::Flooder => self.flood(tracker, send_until, read_until).await,
             Role::StalledReader => self.stall(read_until).await,
+            Role::Idle => {
+                self.hold(read_until).await;
+            }
         }
+    }
+
+    /// Holds the connection open without sending a frame, reading (and dropping) whatever the
+    /// server sends, until `read_until`; then closes. Returns whether the connection lasted
+    /// that long.
+    pub async fn hold(self, read_until: Instant) -> bool {
+        let Client { mut socket, .. } = self;
+        let lasted = loop {
+            match tokio::time::timeout_at(read_until.into(), socket.next()).await {
+                Ok(Some(Ok(Message::Close(_)))) | Ok(None) | Ok(Some(Err(_))) => break false,
+                Ok(Some(Ok(_))) => {}
+                Err(_) => break true, // the run is over
+            }
+        };
+        if lasted {
+            let _ = tokio::time::timeout(CLOSE_GRACE, socket.close(None)).await;
+        }
+        lasted
     }
 
     async fn play(

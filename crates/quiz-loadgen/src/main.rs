@@ -25,7 +25,16 @@
 //!   then never read their socket until the run ends. The report shows how the normal players
 //!   of their rooms fared next to those of other rooms.
 //!
-//! Flooders and stalled readers are left out of the delivery accounting: nobody waits for them
+//! And `--idle-clients N` adds N clients, each in a room of its own, that send nothing and only
+//! read until the run ends: what an idle connection costs the server (its memory, say). With
+//! `--clients 0` a run is only that: it opens the idle connections, holds them for `--seconds`
+//! and closes them, and fails only if one could not connect or was dropped.
+//!
+//! ```text
+//! quiz-loadgen --url ws://127.0.0.1:8080/dev --clients 0 --idle-clients 500 --seconds 30
+//! ```
+//!
+//! Flooders, stalled readers and idle clients are left out of the delivery accounting: nobody waits for them
 //! to receive anything, and flooder lines are never lost or unexpected. A normal player's own
 //! line refused with `slow_down` (a high `--rate` against flood control) counts as refused, not
 //! lost: see the `report` module for how refusals are matched to lines.
@@ -108,14 +117,19 @@ struct Args {
     /// socket until the run ends. Outside the delivery accounting.
     #[arg(long, default_value_t = 0)]
     stalled_readers: usize,
+    /// Extra clients, each in a room of its own, that send nothing and read whatever comes
+    /// until the run ends. Outside the delivery accounting; the run fails if one cannot
+    /// connect or is dropped. With --clients 0, the run only holds them for --seconds.
+    #[arg(long, default_value_t = 0)]
+    idle_clients: usize,
 }
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let args = Args::parse();
     match run(args).await {
-        Ok(report) if report.passed() => std::process::ExitCode::SUCCESS,
-        Ok(_) => std::process::ExitCode::from(1),
+        Ok(true) => std::process::ExitCode::SUCCESS,
+        Ok(false) => std::process::ExitCode::from(1),
         Err(err) => {
             eprintln!("quiz-loadgen: {err}");
             std::process::ExitCode::from(2)
@@ -123,9 +137,15 @@ async fn main() -> std::process::ExitCode {
     }
 }
 
-async fn run(args: Args) -> Result<report::Report, String> {
-    if args.clients == 0 {
-        return Err("--clients must be at least 1".into());
+/// Runs the load; `Ok(true)` when it passed.
+async fn run(args: Args) -> Result<bool, String> {
+    if args.clients == 0 && args.idle_clients == 0 {
+        return Err("--clients must be at least 1 (or 0 with --idle-clients)".into());
+    }
+    if args.clients == 0 && args.flooders + args.stalled_readers > 0 {
+        return Err(
+            "flooders and stalled readers join players' rooms: --clients must be at least 1".into(),
+        );
     }
     if !(args.rate > 0.0 && args.seconds > 0.0) {
         return Err("--rate and --seconds must be positive".into());
@@ -145,15 +165,15 @@ async fn run(args: Args) -> Result<report::Report, String> {
     let answers = Arc::new(AnswerBook::from_builtin_lists());
     let run_id = std::process::id();
 
-    let extras = args.flooders + args.stalled_readers;
+    let extras = args.flooders + args.stalled_readers + args.idle_clients;
     eprintln!(
         "connecting {} clients to {} in {rooms} room(s) of up to {room_size}{}",
         args.clients,
         args.url,
         if extras > 0 {
             format!(
-                ", with {} flooder(s) and {} stalled reader(s)",
-                args.flooders, args.stalled_readers
+                ", with {} flooder(s), {} stalled reader(s) and {} idle client(s)",
+                args.flooders, args.stalled_readers, args.idle_clients
             )
         } else {
             String::new()
@@ -207,6 +227,18 @@ async fn run(args: Args) -> Result<report::Report, String> {
         });
     }
 
+    for n in 0..args.idle_clients {
+        plans.push(ClientPlan {
+            index: args.clients + args.flooders + args.stalled_readers + n,
+            room: rooms + n,
+            room_name: format!("{}-{run_id}-idle-{n}", args.room_prefix),
+            username: format!("lgi{n}"),
+            rate: args.rate,
+            answer_ratio: 0.0,
+            role: Role::Idle,
+        });
+    }
+
     // Connect everyone first, a bounded number at a time, so the measured phase is steady.
     let semaphore = Arc::new(tokio::sync::Semaphore::new(args.connect_concurrency.max(1)));
     let mut connecting = Vec::new();
@@ -223,9 +255,12 @@ async fn run(args: Args) -> Result<report::Report, String> {
         }));
     }
     let mut connected = Vec::new();
+    let mut idle = Vec::new();
     for task in connecting {
-        if let Ok(Some(client)) = task.await {
-            connected.push(client);
+        match task.await {
+            Ok(Some(client)) if client.role() == Role::Idle => idle.push(client),
+            Ok(Some(client)) => connected.push(client),
+            _ => {}
         }
     }
     bar.finish_and_clear();
@@ -233,12 +268,28 @@ async fn run(args: Args) -> Result<report::Report, String> {
         .iter()
         .filter(|c| c.role() == Role::Player)
         .count();
-    eprintln!("{opened} connected, {} failed", args.clients - opened);
-    if extras > 0 {
+    let attackers = args.flooders + args.stalled_readers;
+    if args.clients > 0 {
+        eprintln!("{opened} connected, {} failed", args.clients - opened);
+    }
+    if attackers > 0 {
         eprintln!(
-            "{} of {extras} flooder(s) and stalled reader(s) connected",
+            "{} of {attackers} flooder(s) and stalled reader(s) connected",
             connected.len() - opened
         );
+    }
+    let idle_opened = idle.len();
+    if args.idle_clients > 0 {
+        eprintln!(
+            "{idle_opened} idle clients connected, {} failed",
+            args.idle_clients - idle_opened
+        );
+    }
+    if args.clients == 0 {
+        let until = Instant::now() + Duration::from_secs_f64(args.seconds);
+        let held = hold_idle(idle, until).await;
+        println!("{}", idle_summary(args.idle_clients, idle_opened, held));
+        return Ok(idle_opened == args.idle_clients && held == idle_opened);
     }
     if opened == 0 {
         return Err(format!("no client could connect to {}", args.url));
@@ -267,6 +318,7 @@ async fn run(args: Args) -> Result<report::Report, String> {
         })
     };
 
+    let holding = tokio::spawn(hold_idle(idle, started + send_for + drain_for));
     let tasks: Vec<_> = connected
         .into_iter()
         .map(|client| {
@@ -283,6 +335,7 @@ async fn run(args: Args) -> Result<report::Report, String> {
     for task in tasks {
         let _ = task.await;
     }
+    let held = holding.await.unwrap_or(0);
     ticker.abort();
     progress.finish_and_clear();
 
@@ -297,6 +350,9 @@ async fn run(args: Args) -> Result<report::Report, String> {
         },
     );
     println!("{}", report.human());
+    if args.idle_clients > 0 {
+        println!("{}", idle_summary(args.idle_clients, idle_opened, held));
+    }
     if let Some(path) = &args.json {
         let json = serde_json::to_string_pretty(&report.to_json(&report::RunConfig {
             url: args.url.clone(),
@@ -310,5 +366,27 @@ async fn run(args: Args) -> Result<report::Report, String> {
         std::fs::write(path, json + "\n")
             .map_err(|err| format!("cannot write {}: {err}", path.display()))?;
     }
-    Ok(report)
+    Ok(report.passed() && idle_opened == args.idle_clients && held == idle_opened)
+}
+
+/// Holds the idle clients' connections until `until`; returns how many lasted that long.
+async fn hold_idle(idle: Vec<client::Client>, until: Instant) -> usize {
+    let tasks: Vec<_> = idle
+        .into_iter()
+        .map(|client| tokio::spawn(client.hold(until)))
+        .collect();
+    let mut held = 0;
+    for task in tasks {
+        if matches!(task.await, Ok(true)) {
+            held += 1;
+        }
+    }
+    held
+}
+
+fn idle_summary(requested: usize, opened: usize, held: usize) -> String {
+    format!(
+        "idle clients: {opened} of {requested} connected, {held} held open to the end, {} dropped",
+        opened - held
+    )
 }

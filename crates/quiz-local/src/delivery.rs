@@ -188,7 +188,7 @@ mod tests {
         let (registry, _received) = registry_with("a", MAX_MESSAGE_BYTES);
         let poster = LocalPoster::InProcess {
             registry: Arc::new(registry),
-            account: Arc::new(AccountRate::new(Some(2.0))),
+            account: Arc::new(AccountRate::new(Some(4.0))),
         };
         let a = ConnectionId("a".to_owned());
         poster.post("unused", &a, "1").await.unwrap();

@@ -5,6 +5,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 use quiz_lambda::config::{parse_rate_burst, parse_rate_per_sec, parse_round_secs};
@@ -94,6 +95,12 @@ struct Args {
     /// limit].
     #[arg(long, value_name = "R", value_parser = posts_per_sec)]
     throttle_posts_per_sec: Option<f64>,
+    /// Seconds a room with no connection is kept in memory before it is forgotten, with its
+    /// chat lines and its game (the scores go too; players who come back start a new game)
+    /// [default: 3600]. Each room keeps its newest 50 chat lines, what `history` can serve.
+    /// Only for the in-memory store; DynamoDB keeps rooms.
+    #[arg(long, value_name = "SECS", value_parser = idle_secs)]
+    forget_idle_rooms_after: Option<u64>,
 
     /// The queue for --sqs-endpoint, created if missing.
     #[arg(
@@ -139,6 +146,15 @@ fn posts_per_sec(value: &str) -> Result<f64, String> {
         .ok()
         .filter(|rate| rate.is_finite() && *rate >= 1.0)
         .ok_or_else(|| "expected posts per second, at least 1".into())
+}
+
+fn idle_secs(value: &str) -> Result<u64, String> {
+    value
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .filter(|secs| *secs >= 1)
+        .ok_or_else(|| "expected a whole number of seconds, at least 1".into())
 }
 
 fn rate_burst(value: &str) -> Result<u32, String> {
@@ -195,6 +211,9 @@ async fn run(args: Args) -> Result<(), LocalError> {
             },
             None => TimerBackend::InProcess,
         },
+        forget_idle_rooms_after: args
+            .forget_idle_rooms_after
+            .map_or(quiz_store::DEFAULT_IDLE_ROOM_TTL, Duration::from_secs),
         ..LocalOptions::default()
     };
     let timers = match &options.timers {
@@ -203,10 +222,20 @@ async fn run(args: Args) -> Result<(), LocalError> {
     };
     let (server, store) = match (args.store, args.dynamodb_endpoint) {
         (StoreKind::Memory, None) => {
-            let server = LocalServer::start(options, MemoryStore::new()).await?;
-            (server, "in memory (gone when quiz-local stops)".to_owned())
+            let store = options.memory_store();
+            tokio::spawn(sweep_idle_rooms(store.clone()));
+            let kept = options.forget_idle_rooms_after.as_secs();
+            let server = LocalServer::start(options, store).await?;
+            let shown = format!(
+                "in memory (gone when quiz-local stops; a room with no connection for {kept} s \
+                 is forgotten, game included)"
+            );
+            (server, shown)
         }
         (_, endpoint) => {
+            if args.forget_idle_rooms_after.is_some() {
+                tracing::warn!("--forget-idle-rooms-after applies to the in-memory store only");
+            }
             let store = dynamo_store(endpoint.as_deref()).await?;
             let names = store.table_names().clone();
             let server = LocalServer::start(options, store).await?;
@@ -239,6 +268,22 @@ async fn run(args: Args) -> Result<(), LocalError> {
         }
     });
     server.shutdown().await
+}
+
+/// How often quiz-local forgets the rooms whose idle time ran out, besides at every write.
+const SWEEP_EVERY: Duration = Duration::from_secs(60);
+
+/// Forgets the rooms whose idle time ran out even while nothing is written (a write does it
+/// too), so a server that falls quiet lets go of its last rooms.
+async fn sweep_idle_rooms(store: MemoryStore) {
+    let mut every = tokio::time::interval(SWEEP_EVERY);
+    loop {
+        every.tick().await;
+        let forgotten = store.sweep_idle_rooms(std::time::Instant::now());
+        if forgotten > 0 {
+            tracing::debug!(forgotten, "forgot idle rooms");
+        }
+    }
 }
 
 fn print_banner(server: &RunningServer, store: &str, timers: &str) {

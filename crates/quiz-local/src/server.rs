@@ -19,7 +19,7 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
 use lambda_runtime::{Context, LambdaEvent};
-use quiz_store::{DynamoStore, StoreError, TableNames};
+use quiz_store::{DynamoStore, MemoryStore, StoreError, TableNames, DEFAULT_IDLE_ROOM_TTL};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -112,6 +112,11 @@ pub struct LocalOptions {
     /// account and region): past this many posts and closes a second (half as many at once),
     /// they answer 429 as a throttled account's do. `None` (the default) sets no limit.
     pub throttle_posts_per_sec: Option<f64>,
+    /// How long the in-memory store built by [`LocalOptions::memory_store`] keeps a room with no
+    /// connection before forgetting it, chat lines and game (scores included) with it.
+    /// [`LocalServer::start`] plays on the store it is given, so this applies only through
+    /// that method. Default [`quiz_store::DEFAULT_IDLE_ROOM_TTL`] (one hour).
+    pub forget_idle_rooms_after: Duration,
 }
 
 impl Default for LocalOptions {
@@ -129,7 +134,16 @@ impl Default for LocalOptions {
             rate_per_sec: None,
             post_over_http: false,
             throttle_posts_per_sec: None,
+            forget_idle_rooms_after: DEFAULT_IDLE_ROOM_TTL,
         }
+    }
+}
+
+impl LocalOptions {
+    /// An empty in-memory store that forgets rooms left with no connection after
+    /// [`LocalOptions::forget_idle_rooms_after`]: what `quiz-local` plays on by default.
+    pub fn memory_store(&self) -> MemoryStore {
+        MemoryStore::new().with_idle_room_ttl(self.forget_idle_rooms_after)
     }
 }
 
@@ -494,6 +508,24 @@ mod tests {
         assert_eq!(
             management_endpoint(lan, "prod"),
             "http://192.0.2.4:8080/prod"
+        );
+    }
+
+    #[test]
+    fn the_memory_store_forgets_idle_rooms_after_the_option() {
+        let default = LocalOptions::default();
+        assert_eq!(default.forget_idle_rooms_after, DEFAULT_IDLE_ROOM_TTL);
+        assert_eq!(
+            default.memory_store().idle_room_ttl(),
+            DEFAULT_IDLE_ROOM_TTL
+        );
+        let options = LocalOptions {
+            forget_idle_rooms_after: Duration::from_secs(90),
+            ..LocalOptions::default()
+        };
+        assert_eq!(
+            options.memory_store().idle_room_ttl(),
+            Duration::from_secs(90)
         );
     }
 

@@ -43,6 +43,13 @@ use crate::registry::{Entry, OutFrame, Outbound, OutboundBuffer};
 /// How long a closing connection waits for the client's half of the close handshake.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
 
+/// What the WebSocket library reads into per connection, and at most per read. Its default,
+/// 128 KiB allocated and zeroed for every connection, was most of what an idle connection cost;
+/// a frame larger than this (up to API Gateway's 32 KB) grows the buffer as far as it needs.
+/// The write side needs no setting: every send flushes, so its buffer is empty between sends
+/// (it keeps the capacity of the largest frame sent through it).
+const READ_BUFFER_BYTES: usize = 4 * 1024;
+
 /// Close codes (RFC 6455, section 7.4.1).
 const NORMAL: u16 = 1000;
 const GOING_AWAY: u16 = 1001;
@@ -155,6 +162,7 @@ pub async fn upgrade(
     upgrade
         .max_frame_size(MAX_FRAME_BYTES)
         .max_message_size(MAX_MESSAGE_BYTES)
+        .read_buffer_size(READ_BUFFER_BYTES)
         .on_failed_upgrade(on_failure)
         .on_upgrade(move |socket| async move {
             let _tracked = tracked;

@@ -11,7 +11,9 @@
 //! so every handler instance sees the same one.
 //!
 //! Two implementations share one conformance suite: [`DynamoStore`] (DynamoDB) and
-//! [`MemoryStore`] (in-process, for local play with no AWS).
+//! [`MemoryStore`] (in-process, for local play with no AWS; it keeps the newest
+//! [`MEMORY_CHAT_LINES_PER_ROOM`] lines of each room and forgets rooms left with no connection,
+//! game included).
 //!
 //! [`table_specs`] describes the tables once; [`create_tables`] builds them from it (for
 //! DynamoDB Local and tests) and a test holds `infra/template.yaml` to the same description.
@@ -40,7 +42,7 @@ pub use flood::{
     MAX_REFUSALS_PER_WINDOW, REFUSAL_WINDOW_MS,
 };
 pub use keys::{chat_key_suffix, chat_sort_key, iso8601_millis};
-pub use memory::MemoryStore;
+pub use memory::{MemoryStats, MemoryStore, DEFAULT_IDLE_ROOM_TTL, MEMORY_CHAT_LINES_PER_ROOM};
 pub use schema::{table_specs, IndexSpec, KeyAttribute, TableSpec};
 pub use types::*;
 

@@ -6,9 +6,11 @@
 //! [`Store::load_game`] reports it as [`StoreError::Corrupt`] with what was salvaged, and only
 //! [`Store::replace_unreadable_game`] (or a save expecting its version) writes over it.
 
+use std::time::Instant;
+
 use quiz_core::game::Game;
 
-use super::{MemoryStore, Tables};
+use super::{MemoryStore, Tables, User};
 use crate::items::{
     chat_from_item, connection_from_item, flood_from_item, game_from_item, Item, ItemTable,
 };
@@ -25,9 +27,10 @@ impl Tables {
     /// The `version` attribute of the room's game item: `None` when there is no item,
     /// `Some(None)` for an unreadable item without a version number.
     pub(super) fn game_version(&self, room: &Room) -> Option<Option<u64>> {
-        match self.unreadable_games.get(room) {
+        let state = self.rooms.get(room)?;
+        match &state.unreadable_game {
             Some(unreadable) => Some(unreadable.salvaged.version),
-            None => self.games.get(room).map(|game| Some(game.version())),
+            None => state.game.as_ref().map(|game| Some(game.version())),
         }
     }
 }
@@ -38,32 +41,24 @@ impl MemoryStore {
     /// DynamoDB store reads them; a `User` or `Chat` item that does not parse is refused with
     /// [`StoreError::Corrupt`], and a `Game` item that does not parse is kept as unreadable.
     pub fn import_item(&self, table: ItemTable, item: &Item) -> Result<(), StoreError> {
+        let now = Instant::now();
         match table {
             ItemTable::User => {
                 let connection = connection_from_item(&self.names.user, item)?;
-                let (allowance, refusals) = flood_from_item(&self.names.user, item)?;
-                let mut tables = self.lock();
-                tables.forget(&connection.id);
-                if let Some(allowance) = allowance {
-                    tables.allowances.insert(connection.id.clone(), allowance);
-                }
-                if let Some(refusals) = refusals {
-                    tables.refusals.insert(connection.id.clone(), refusals);
-                }
-                tables.users.insert(connection.id.clone(), connection);
+                let (allowance_at, refusals) = flood_from_item(&self.names.user, item)?;
+                let user = User {
+                    connection,
+                    allowance_at,
+                    refusals,
+                };
+                self.lock_for_write(now).put_user(user, now);
             }
             ItemTable::Chat => {
                 let line = chat_from_item(&self.names.chat, item)?;
-                let mut tables = self.lock();
-                let lines = tables.chat.entry(line.room.clone()).or_default();
-                lines.insert(line.sent_at.clone(), line);
+                self.lock_for_write(now).put_chat_line(line, now);
             }
             ItemTable::Game => match game_from_item(&self.names.game, item) {
-                Ok((room, game)) => {
-                    let mut tables = self.lock();
-                    tables.unreadable_games.remove(&room);
-                    tables.games.insert(room, game);
-                }
+                Ok((room, game)) => self.lock_for_write(now).put_game(&room, game, now),
                 Err(StoreError::Corrupt {
                     key,
                     reason,
@@ -71,12 +66,13 @@ impl MemoryStore {
                     ..
                 }) => {
                     let room = Room(key);
-                    let mut tables = self.lock();
-                    tables.games.remove(&room);
-                    let salvaged = *salvaged;
-                    tables
-                        .unreadable_games
-                        .insert(room, Unreadable { reason, salvaged });
+                    let mut tables = self.lock_for_write(now);
+                    let state = tables.room_mut(&room, now);
+                    state.game = None;
+                    state.unreadable_game = Some(Unreadable {
+                        reason,
+                        salvaged: *salvaged,
+                    });
                 }
                 Err(err) => return Err(err),
             },
@@ -86,9 +82,10 @@ impl MemoryStore {
 
     /// [`StoreError::Corrupt`] for the room's game, if its item is unreadable.
     pub(super) fn unreadable_game(&self, tables: &Tables, room: &Room) -> Option<StoreError> {
-        tables
-            .unreadable_games
-            .get(room)
+        let state = tables.rooms.get(room)?;
+        state
+            .unreadable_game
+            .as_ref()
             .map(|unreadable| StoreError::Corrupt {
                 table: self.names.game.clone(),
                 key: room.to_string(),
@@ -104,15 +101,15 @@ impl MemoryStore {
         game: &Game,
         salvaged: &Salvaged,
     ) -> Result<(), StoreError> {
-        let mut tables = self.lock();
+        let now = Instant::now();
+        let mut tables = self.lock_for_write(now);
         if tables.game_version(room) != Some(salvaged.version) {
             return Err(StoreError::Conflict {
                 room: room.to_string(),
                 expected: salvaged.version,
             });
         }
-        tables.unreadable_games.remove(room);
-        tables.games.insert(room.clone(), game.clone());
+        tables.put_game(room, game.clone(), now);
         Ok(())
     }
 }
