@@ -281,7 +281,7 @@ async fn sweep_idle_rooms(store: MemoryStore) {
         every.tick().await;
         let forgotten = store.sweep_idle_rooms(std::time::Instant::now());
         if forgotten > 0 {
-            tracing::debug!(forgotten, "forgot idle rooms");
+            tracing::info!(forgotten, "forgot rooms idle for --forget-idle-rooms-after");
         }
     }
 }
