@@ -43,6 +43,9 @@ pub const MAX_ROOM_CHARS: usize = 40;
 /// Most chat lines a `history` action returns.
 pub const MAX_HISTORY: usize = 50;
 
+// The embedded store keeps at least what a history request can ask for.
+const _: () = assert!(quiz_store::MEMORY_CHAT_LINES_PER_ROOM >= MAX_HISTORY);
+
 /// A message from a client, validated.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ClientMessage {
