@@ -91,8 +91,8 @@ struct Args {
     /// Simulate the AWS account's request rate for @connections (10,000 a second per account
     /// and region, shared by all its APIs): past R posts and closes a second (and R/2 at once),
     /// they answer 429 LimitExceededException, as a throttled account's do. The handler
-    /// retries a throttled post twice with backoff before giving its frame up [default: no
-    /// limit].
+    /// retries a throttled post twice with backoff, while its retry budget lasts, before giving
+    /// its frame up [default: no limit].
     #[arg(long, value_name = "R", value_parser = posts_per_sec)]
     throttle_posts_per_sec: Option<f64>,
     /// Seconds a room with no connection is kept in memory before it is forgotten, with its
