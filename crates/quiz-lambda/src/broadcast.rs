@@ -20,6 +20,7 @@
 use std::collections::HashMap;
 use std::error::Error as StdError;
 use std::future::Future;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -50,7 +51,7 @@ pub const THROTTLE_BACKOFF: Duration = Duration::from_millis(100);
 /// retry is allowed per five posts that get through.
 #[derive(Debug)]
 pub struct RetryBudget {
-    tokens: Mutex<u32>,
+    tokens: AtomicU32,
 }
 
 impl RetryBudget {
@@ -60,32 +61,26 @@ impl RetryBudget {
     /// A full budget.
     pub fn new() -> Self {
         RetryBudget {
-            tokens: Mutex::new(Self::CAPACITY),
+            tokens: AtomicU32::new(Self::CAPACITY),
         }
     }
 
     /// Takes one retry's cost; `false` (and nothing taken) when the budget is spent.
     fn take_retry(&self) -> bool {
-        let mut tokens = self
-            .tokens
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner());
-        match tokens.checked_sub(Self::RETRY_COST) {
-            Some(left) => {
-                *tokens = left;
-                true
-            }
-            None => false,
-        }
+        self.tokens
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |tokens| {
+                tokens.checked_sub(Self::RETRY_COST)
+            })
+            .is_ok()
     }
 
-    /// Gives back one token per delivered post.
+    /// Gives back one token per delivered post (every post goes by here: no lock).
     fn delivered(&self, posts: u32) {
-        let mut tokens = self
+        let _ = self
             .tokens
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner());
-        *tokens = tokens.saturating_add(posts).min(Self::CAPACITY);
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |tokens| {
+                (tokens < Self::CAPACITY).then(|| tokens.saturating_add(posts).min(Self::CAPACITY))
+            });
     }
 }
 
