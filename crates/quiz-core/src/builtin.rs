@@ -15,10 +15,10 @@
 
 use std::borrow::Cow;
 
-use crate::words::WordBank;
+use crate::words::{BankTables, Theme, WordBank};
 
 // Written by `build.rs` from `fixtures/words/`: QUESTION_LISTS (the files, compiled in), and
-// QUESTIONS, ANSWERS and PATTERNS (the word bank they make, already indexed).
+// TABLES (the word bank they make, already indexed: questions, answers, patterns, themes).
 include!(concat!(env!("OUT_DIR"), "/builtin_words.rs"));
 
 /// The word bank of the curated lists: their words are the questions and the only answers.
@@ -26,7 +26,7 @@ include!(concat!(env!("OUT_DIR"), "/builtin_words.rs"));
 /// The lists were parsed, validated and indexed when this crate was compiled, so a cold start
 /// does not pay for indexing.
 pub fn word_bank() -> WordBank {
-    WordBank::from_tables(&QUESTIONS, &ANSWERS, &PATTERNS)
+    WordBank::from_tables(&TABLES)
 }
 
 #[cfg(test)]

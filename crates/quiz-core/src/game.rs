@@ -42,7 +42,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::deck::Deck;
 use crate::hangul::{chosung, is_complete_syllables, syllable_count};
-use crate::words::{normalize_answer, WordBank};
+use crate::ranking::{Ranking, WeekStart};
+use crate::words::{normalize_answer, WordBank, ALL_THEMES};
 
 /// Milliseconds since the Unix epoch.
 pub type Millis = u64;
@@ -64,11 +65,16 @@ pub const MAX_ANSWERED_WORDS: usize = 1_000;
 pub struct GameConfig {
     /// How long a round lasts before it times out and the answer is revealed.
     pub round_ms: Millis,
+    /// When the weekly ranking starts over.
+    pub week: WeekStart,
 }
 
 impl Default for GameConfig {
     fn default() -> Self {
-        GameConfig { round_ms: 60_000 }
+        GameConfig {
+            round_ms: 60_000,
+            week: WeekStart::default(),
+        }
     }
 }
 
@@ -269,11 +275,46 @@ pub struct Game {
     heard_this_round: bool,
     #[cfg_attr(feature = "serde", serde(default))]
     paused: bool,
+    /// The theme questions are drawn from: a question list's id, or [`ALL_THEMES`].
+    #[cfg_attr(feature = "serde", serde(default = "all_themes"))]
+    theme: String,
+    /// Correct answers per player, this week and for all time.
+    #[cfg_attr(feature = "serde", serde(default))]
+    ranking: Ranking,
+}
+
+#[cfg(feature = "serde")]
+fn all_themes() -> String {
+    ALL_THEMES.to_owned()
 }
 
 impl Game {
-    /// Starts a game at round 1 with version 1. `seed` shuffles the question deck.
+    /// Starts a game at round 1 with version 1, asking questions from every list. `seed`
+    /// shuffles the question deck.
     pub fn new(rules: &Rules, id: u64, seed: u64, now: Millis) -> Game {
+        Game::new_in_theme(rules, ALL_THEMES, id, seed, now)
+    }
+
+    /// [`Game::new`] asking only the questions of `theme` (a [`crate::words::Theme`]'s id);
+    /// [`ALL_THEMES`], or an id the bank does not know, asks from every list.
+    ///
+    /// ```
+    /// use quiz_core::game::{Game, GameConfig, Rules};
+    /// use quiz_core::words::{parse_word_list, WordBank};
+    ///
+    /// let animals = parse_word_list("animals.txt", "# 동물\n강아지\n").unwrap();
+    /// let food = parse_word_list("food.txt", "# 음식\n김치\n").unwrap();
+    /// let bank = WordBank::new(animals.into_iter().chain(food), []).unwrap();
+    /// let rules = Rules::new(bank, GameConfig::default());
+    /// let game = Game::new_in_theme(&rules, "food", 1, 42, 0);
+    /// assert_eq!((game.theme(), game.pattern()), ("food", "ㄱㅊ"));
+    /// ```
+    pub fn new_in_theme(rules: &Rules, theme: &str, id: u64, seed: u64, now: Millis) -> Game {
+        let theme = if rules.bank.theme(theme).is_some() {
+            theme
+        } else {
+            ALL_THEMES
+        };
         let mut game = Game {
             id,
             version: 1,
@@ -292,6 +333,8 @@ impl Game {
             silent_timeouts: 0,
             heard_this_round: false,
             paused: false,
+            theme: theme.to_owned(),
+            ranking: Ranking::default(),
         };
         game.next_question(rules, now, &mut Vec::new());
         game
@@ -352,7 +395,7 @@ impl Game {
     /// use quiz_core::words::{parse_word_list, WordBank};
     ///
     /// let questions = parse_word_list("q.txt", "강아지\n").unwrap();
-    /// let rules = Rules::new(WordBank::new(questions, []).unwrap(), GameConfig { round_ms: 60_000 });
+    /// let rules = Rules::new(WordBank::new(questions, []).unwrap(), GameConfig { round_ms: 60_000, ..GameConfig::default() });
     /// let mut game = Game::new(&rules, 1, 42, 0);
     /// assert_eq!(game.next_wake(&rules), Some(20_000)); // the first hint
     /// assert!(game.tick(&rules, 19_999).is_empty());
@@ -452,6 +495,7 @@ impl Game {
         *score += 1;
         let score = *score;
         self.forget_lowest_scores(Some(player));
+        self.ranking.record(player, now, rules.config.week);
         events.push(GameEvent::Solved {
             round: self.round,
             player: player.to_owned(),
@@ -623,7 +667,7 @@ impl Game {
 
     /// Draws the next question not yet answered; a new deck cycle clears the answered words.
     fn next_question(&mut self, rules: &Rules, now: Millis, events: &mut Vec<GameEvent>) {
-        let questions = rules.bank.questions();
+        let (first, questions) = rules.bank.theme_questions(&self.theme);
         let index = loop {
             let (index, reshuffled) = self.deck.draw(questions.len());
             if reshuffled {
@@ -638,7 +682,7 @@ impl Game {
         };
         self.round += 1;
         self.question = questions[index].to_string();
-        self.question_index = u32::try_from(index).unwrap_or(u32::MAX);
+        self.question_index = u32::try_from(first + index).unwrap_or(u32::MAX);
         self.pattern = chosung(&self.question);
         self.hint_level = 0;
         self.round_started_at = now;
@@ -737,6 +781,18 @@ impl Game {
     /// Rounds in a row that timed out with no player message.
     pub fn silent_timeouts(&self) -> u32 {
         self.silent_timeouts
+    }
+    /// The theme questions are drawn from: a list's id, or [`ALL_THEMES`].
+    pub fn theme(&self) -> &str {
+        if self.theme.is_empty() {
+            ALL_THEMES
+        } else {
+            &self.theme
+        }
+    }
+    /// The room's ranking: correct answers this week and for all time.
+    pub fn ranking(&self) -> &Ranking {
+        &self.ranking
     }
 }
 

@@ -6,9 +6,10 @@
 //! server, a chat bot) can drive it, and tests can replay whole games with time as a number.
 //!
 //! - [`hangul`]: initial consonants, syllable checks, composition of decomposed jamo.
-//! - [`words`]: word lists, answer normalization and the word bank.
+//! - [`words`]: word lists, their themes, answer normalization and the word bank.
 //! - [`deck`]: the seeded, repeat-free question order.
 //! - [`game`]: a room's game as a state machine.
+//! - [`ranking`]: a room's weekly and all-time ranking, and when weeks begin.
 //! - [`builtin`]: the word lists shipped with the project, compiled in.
 //!
 //! ```
@@ -29,6 +30,7 @@ pub mod builtin;
 pub mod deck;
 pub mod game;
 pub mod hangul;
+pub mod ranking;
 pub mod words;
 
 /// The README's examples are compiled and run as tests, so they stay true.

@@ -16,7 +16,13 @@ fn rules(questions: &str, dictionary: &str) -> Rules {
         parse_word_list("dictionary.txt", dictionary).unwrap(),
     )
     .unwrap();
-    Rules::new(bank, GameConfig { round_ms: ROUND })
+    Rules::new(
+        bank,
+        GameConfig {
+            round_ms: ROUND,
+            ..GameConfig::default()
+        },
+    )
 }
 
 fn solve(game: &mut Game, rules: &Rules, player: &str, now: u64) -> String {
@@ -567,14 +573,18 @@ fn the_state_serializes_with_stable_field_names() {
             "previous",
             "question",
             "questionIndex",
+            "ranking",
             "round",
             "roundStartedAt",
             "scores",
             "silentTimeouts",
+            "theme",
             "version"
         ]
     );
     assert_eq!(json["previous"]["reason"], "solved");
+    assert_eq!(json["theme"], "all");
+    assert_eq!(json["ranking"]["allTime"]["민지"], 1);
     assert_eq!(json["deck"]["seed"], 1);
     let back: Game = serde_json::from_value(json).unwrap();
     assert_eq!(back, game);
@@ -680,7 +690,13 @@ fn a_hint_voted_early_moves_the_wake_up_past_it() {
 
 #[test]
 fn uneven_rounds_wake_at_the_first_millisecond_a_hint_is_due() {
-    let rules = Rules::new(rules("강아지\n", "").bank, GameConfig { round_ms: 1_000 });
+    let rules = Rules::new(
+        rules("강아지\n", "").bank,
+        GameConfig {
+            round_ms: 1_000,
+            ..GameConfig::default()
+        },
+    );
     let mut game = Game::new(&rules, 1, 1, T0);
     // 1000 / 3 = 333.3…: the hint is due at 334, not 333.
     assert_eq!(game.next_wake(&rules), Some(T0 + 334));

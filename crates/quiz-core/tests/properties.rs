@@ -89,7 +89,7 @@ proptest! {
             parse_word_list("q.txt", QUESTIONS).unwrap(),
             parse_word_list("d.txt", DICTIONARY).unwrap(),
         ).unwrap();
-        let rules = Rules::new(bank, GameConfig { round_ms: 60_000 });
+        let rules = Rules::new(bank, GameConfig { round_ms: 60_000, ..GameConfig::default() });
         let mut now = 1_700_000_000_000u64;
         let mut game = Game::new(&rules, 1, seed, now);
         let mut wins = 0u32;
@@ -172,7 +172,13 @@ fn small_rules(round_ms: Millis) -> Rules {
         parse_word_list("d.txt", DICTIONARY).unwrap(),
     )
     .unwrap();
-    Rules::new(bank, GameConfig { round_ms })
+    Rules::new(
+        bank,
+        GameConfig {
+            round_ms,
+            ..GameConfig::default()
+        },
+    )
 }
 
 proptest! {

@@ -14,18 +14,18 @@
 
 use std::borrow::Cow;
 
-use quiz_core::words::WordBank;
+use quiz_core::words::{BankTables, Theme, WordBank};
 
 /// The noun list as shipped: one word per line, `#` comments.
 pub const NOUNS: &str = include_str!("../words/hunspell-ko-nouns.txt");
 
-// Written by `build.rs`: QUESTIONS, ANSWERS and PATTERNS, the indexed bank.
+// Written by `build.rs`: TABLES, the indexed bank.
 include!(concat!(env!("OUT_DIR"), "/dictionary_words.rs"));
 
 /// quiz-core's curated questions, accepting any of them or any dictionary noun as an answer.
 /// Indexed when this crate was compiled.
 pub fn word_bank() -> WordBank {
-    WordBank::from_tables(&QUESTIONS, &ANSWERS, &PATTERNS)
+    WordBank::from_tables(&TABLES)
 }
 
 #[cfg(test)]
