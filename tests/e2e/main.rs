@@ -10,6 +10,7 @@
 mod cases;
 mod clock;
 mod flood;
+mod rooms;
 mod support;
 
 /// One `#[tokio::test]` per case, on the store `$store()` makes, with the handler posting in
@@ -39,12 +40,27 @@ macro_rules! e2e_suite {
             a_client_that_never_reads_gets_429_not_the_room,
             a_throttled_account_loses_no_chat_line,
         );
+        e2e_suite!(@rooms $store, $over_http;
+            a_themed_room_asks_only_its_theme,
+            a_lone_give_up_passes_beside_two_spectators,
+            an_answer_typed_in_latin_mode_counts,
+            the_ranking_shows_the_winner_and_reports_are_kept,
+        );
     };
     (@cases $store:path, $over_http:literal; $($case:ident),+ $(,)?) => {
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $case() {
                 crate::support::posting_over_http($over_http, crate::cases::$case($store().await))
+                    .await;
+            }
+        )+
+    };
+    (@rooms $store:path, $over_http:literal; $($case:ident),+ $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                crate::support::posting_over_http($over_http, crate::rooms::$case($store().await))
                     .await;
             }
         )+

@@ -10,10 +10,13 @@
 //! | `RATE_LIMIT_BURST` | messages a connection may send at once | 10 |
 //! | `RATE_LIMIT_PER_SEC` | messages per second a connection may keep sending | 3 |
 //! | `TIMER_QUEUE_URL` | the SQS queue that carries the rounds' timers | none: rounds advance only when players send messages |
+//! | `REPORT_TABLE` | the table word reports are written to | `Report` |
+//! | `WEEK_STARTS` | when the weekly ranking starts over: a weekday, a time and a UTC offset | `monday 00:00 +09:00` |
 
 use std::path::{Path, PathBuf};
 
 use quiz_core::game::{GameConfig, Rules};
+use quiz_core::ranking::WeekStart;
 use quiz_core::words::{parse_word_list, ListedWord, WordBank, WordListError};
 use quiz_store::MessageRate;
 
@@ -57,6 +60,8 @@ pub struct Config {
     pub rate_burst: Option<u32>,
     /// The per-connection message limit's sustained rate ([`DEFAULT_RATE_PER_SEC`] if unset).
     pub rate_per_sec: Option<f64>,
+    /// When the weekly ranking starts over (Monday 00:00 in Korea if unset).
+    pub week_start: Option<WeekStart>,
 }
 
 impl Config {
@@ -86,6 +91,14 @@ impl Config {
                 expected: "messages per second, more than 0 and at most 1000 (e.g. 3 or 0.5)",
             })?),
         };
+        let week_start = match var("WEEK_STARTS") {
+            None => None,
+            Some(value) => Some(parse_week_start(&value).ok_or(ConfigError::Invalid {
+                name: "WEEK_STARTS",
+                value,
+                expected: "a weekday, a time and a UTC offset, e.g. \"monday 00:00 +09:00\"",
+            })?),
+        };
         Ok(Config {
             management_endpoint: var("APIGW_MANAGEMENT_ENDPOINT"),
             round_secs,
@@ -93,6 +106,7 @@ impl Config {
             timer_queue_url: var("TIMER_QUEUE_URL"),
             rate_burst,
             rate_per_sec,
+            week_start,
         })
     }
 
@@ -108,6 +122,9 @@ impl Config {
         if let Some(secs) = self.round_secs {
             game.round_ms = secs * 1_000;
         }
+        if let Some(week) = self.week_start {
+            game.week = week;
+        }
         Ok(Rules::new(bank, game))
     }
 }
@@ -120,6 +137,56 @@ impl Config {
             self.rate_per_sec.unwrap_or(DEFAULT_RATE_PER_SEC),
         )
     }
+}
+
+/// Parses when a ranking week begins: `monday 00:00 +09:00` (a weekday in English, full or
+/// its first three letters, any case; a 24-hour time; an offset from UTC).
+///
+/// ```
+/// use quiz_lambda::config::parse_week_start;
+/// let week = parse_week_start("Sun 18:30 -05:00").unwrap();
+/// assert_eq!((week.weekday, week.minute_of_day, week.utc_offset_minutes), (6, 18 * 60 + 30, -300));
+/// assert!(parse_week_start("someday 00:00 +09:00").is_none());
+/// ```
+pub fn parse_week_start(value: &str) -> Option<WeekStart> {
+    const DAYS: [&str; 7] = [
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+    ];
+    let mut parts = value.split_whitespace();
+    let (day, time, offset) = (parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() {
+        return None;
+    }
+    let day = day.to_ascii_lowercase();
+    let weekday = DAYS
+        .iter()
+        .position(|name| *name == day || (day.len() == 3 && name.starts_with(&day)))?;
+    let clock = |text: &str| -> Option<(u16, u16)> {
+        let (hours, minutes) = text.split_once(':')?;
+        let (hours, minutes) = (hours.parse::<u16>().ok()?, minutes.parse::<u16>().ok()?);
+        (hours < 24 && minutes < 60 && text.len() == 5).then_some((hours, minutes))
+    };
+    let (hours, minutes) = clock(time)?;
+    let (sign, offset) = match offset.split_at_checked(1)? {
+        ("+", rest) => (1, rest),
+        ("-", rest) => (-1, rest),
+        _ => return None,
+    };
+    let (offset_hours, offset_minutes) = clock(offset)?;
+    if offset_hours > 14 {
+        return None;
+    }
+    Some(WeekStart {
+        weekday: u8::try_from(weekday).ok()?,
+        minute_of_day: hours * 60 + minutes,
+        utc_offset_minutes: sign * i16::try_from(offset_hours * 60 + offset_minutes).ok()?,
+    })
 }
 
 /// Parses a message limit's burst: 1 to 1000 messages.

@@ -17,17 +17,20 @@ use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxy
 use aws_lambda_events::encodings::Body;
 use lambda_runtime::LambdaEvent;
 use quiz_core::game::{Game, GameEvent, Millis, Rules, Verdict, VoteKind, VoteOutcome};
+use quiz_core::ranking::{Period, Ranking};
+use quiz_core::words::ALL_THEMES;
 use quiz_store::{
     refusal_window, update_loaded_game, Admission, Binding, ChatLine, Connection, ConnectionId,
-    LoadedGame, MessageRate, NewChatLine, Room, Store, StoreError, Updated,
-    MAX_REFUSALS_PER_WINDOW,
+    LoadedGame, MessageRate, NewChatLine, Report, ReportKind, Room, RoomMember, Store, StoreError,
+    Updated, MAX_REFUSALS_PER_WINDOW,
 };
 
 use crate::broadcast::{broadcast, BroadcastReport, ConnectionPoster, PostErrorKind, RetryBudget};
 use crate::config::{DEFAULT_RATE_BURST, DEFAULT_RATE_PER_SEC};
 use crate::protocol::{
-    self, chat_frame, error_frame, history_frame, notice_frame, slow_down_frame, state_frame,
-    ClientMessage, FrameError, HistoryLine, StateReason,
+    self, chat_frame, error_frame, history_frame, notice_frame, ranking_frame, slow_down_frame,
+    state_frame, themes_frame, ClientMessage, FrameError, HistoryLine, Presence, StateReason,
+    RANKING_SIZE,
 };
 use crate::tally::{self, TalliedStore, Tally};
 use crate::timers::{ScheduleError, Timer, TimerQueue};
@@ -146,8 +149,50 @@ pub enum TimerError {
 /// among them) and the room's game, if it has one yet (or one that cannot be read, which the
 /// move restarts).
 struct RoomView {
-    ids: Vec<ConnectionId>,
+    members: Members,
     game: LoadedGame,
+}
+
+/// A room's connections as one Query listed them, with the sender always among them (the
+/// room index is eventually consistent, and a connection that just joined must still get its
+/// own echo and state).
+struct Members {
+    list: Vec<RoomMember>,
+}
+
+impl Members {
+    fn new(mut list: Vec<RoomMember>, sender: Option<&Connection>) -> Self {
+        if let Some(sender) = sender {
+            if !list.iter().any(|member| member.id == sender.id) {
+                list.push(RoomMember {
+                    id: sender.id.clone(),
+                    named: sender.username.is_some(),
+                });
+            }
+        }
+        Members { list }
+    }
+
+    fn ids(&self) -> Vec<ConnectionId> {
+        self.list.iter().map(|member| member.id.clone()).collect()
+    }
+
+    /// Players and spectators, with `named` the sender's name as this message knows it (it
+    /// may have bound one since the index was written).
+    fn presence(&self, sender: Option<(&ConnectionId, bool)>) -> Presence {
+        let online = self
+            .list
+            .iter()
+            .filter(|member| match sender {
+                Some((id, named)) if member.id == *id => named,
+                _ => member.named,
+            })
+            .count();
+        Presence {
+            online,
+            spectators: self.list.len() - online,
+        }
+    }
 }
 
 /// A game write and the timer it calls for, if it set a new wake-up.
@@ -269,13 +314,17 @@ impl<S: Store, P: ConnectionPoster, T: TimerQueue> App<S, P, T> {
             Some(raw) => protocol::room(raw),
         };
         let username = query.first("username").map(protocol::username).transpose();
-        let (room, username) = match (room, username) {
-            (Ok(room), Ok(username)) => (Room(room), username),
-            (Err(err), _) | (_, Err(err)) => {
+        let theme = query
+            .first("theme")
+            .map(|raw| protocol::theme(raw, &self.rules))
+            .transpose();
+        let (room, username, theme) = match (room, username, theme) {
+            (Ok(room), Ok(username), Ok(theme)) => (Room(room), username, theme),
+            (Err(err), _, _) | (_, Err(err), _) | (_, _, Err(err)) => {
                 return Handled::new(400, Some(err.to_string()), "refused", None)
             }
         };
-        let connection = Connection::new(id.clone(), room.clone(), username, now);
+        let connection = Connection::new(id.clone(), room.clone(), username, now).with_theme(theme);
         // A failed store request is logged where it fails (`tally`), with its kind.
         if self.store.put_connection(&connection).await.is_err() {
             return Handled::new(500, None, "store_error", Some(room));
@@ -356,6 +405,20 @@ impl<S: Store, P: ConnectionPoster, T: TimerQueue> App<S, P, T> {
                 self.admitted_then(&connection, decided, &endpoint, now, reply)
                     .await
             }
+            ClientMessage::Themes => {
+                let reply =
+                    async { Ok(Handled::reply(themes_frame(&self.rules), "themes", &room)) };
+                self.admitted_then(&connection, decided, &endpoint, now, reply)
+                    .await
+            }
+            ClientMessage::Ranking { period } => {
+                self.ranking(&connection, decided, period, &endpoint, now)
+                    .await
+            }
+            ClientMessage::Report { word, kind, reason } => {
+                self.report(&connection, decided, word, kind, reason, &endpoint, now)
+                    .await
+            }
         };
         result.unwrap_or_else(|err| Handled::store_error(&err, Some(room)))
     }
@@ -386,16 +449,16 @@ impl<S: Store, P: ConnectionPoster, T: TimerQueue> App<S, P, T> {
         now: Millis,
     ) -> Result<Result<RoomView, Handled>, StoreError> {
         let room = &connection.room;
-        let (admission, ids, game) = tokio::join!(
+        let (admission, members, game) = tokio::join!(
             self.admit(connection, decided, endpoint, now),
-            self.room_with(room, &connection.id),
+            self.store.room_members(room),
             self.store.load_game(room)
         );
         if let Some(refused) = admission? {
             return Ok(Err(refused));
         }
         Ok(Ok(RoomView {
-            ids: ids?,
+            members: Members::new(members?, Some(connection)),
             game: LoadedGame::from_load(game)?,
         }))
     }
@@ -409,17 +472,32 @@ impl<S: Store, P: ConnectionPoster, T: TimerQueue> App<S, P, T> {
     ) -> Result<Handled, StoreError> {
         let room = &connection.room;
         let Change { updated, wake } = self
-            .update(room, endpoint, now, |game, rules| {
+            .update(room, connection, endpoint, now, |game, rules| {
                 game.player_seen(rules, now)
             })
             .await?;
         if shown(&updated, &wake, &updated.outcome) {
-            let ids = self.room_with(room, &connection.id).await?;
-            let frame = state_frame(&room.0, &updated.game, &self.rules, StateReason::Changed);
-            self.announce(endpoint, &ids, &[frame], wake, now).await;
+            // Who is here is read only for a broadcast, which needs the list anyway.
+            let members = Members::new(self.store.room_members(room).await?, Some(connection));
+            let presence = members.presence(Some((&connection.id, connection.username.is_some())));
+            let frame = state_frame(
+                &room.0,
+                &updated.game,
+                &self.rules,
+                StateReason::Changed,
+                Some(presence),
+            );
+            self.announce(endpoint, &members.ids(), &[frame], wake, now)
+                .await;
             return Ok(Handled::silent("state_broadcast", room));
         }
-        let frame = state_frame(&room.0, &updated.game, &self.rules, StateReason::Reply);
+        let frame = state_frame(
+            &room.0,
+            &updated.game,
+            &self.rules,
+            StateReason::Reply,
+            None,
+        );
         Ok(Handled::reply(frame, "state", room))
     }
 
@@ -435,7 +513,7 @@ impl<S: Store, P: ConnectionPoster, T: TimerQueue> App<S, P, T> {
         now: Millis,
     ) -> Result<Handled, StoreError> {
         let room = &connection.room;
-        let RoomView { ids, game } = match self
+        let RoomView { members, game } = match self
             .admit_and_read(connection, decided, endpoint, now)
             .await?
         {
@@ -446,11 +524,14 @@ impl<S: Store, P: ConnectionPoster, T: TimerQueue> App<S, P, T> {
             Ok(name) => name,
             Err(reply) => return Ok(reply),
         };
+        let ids = members.ids();
+        let presence = members.presence(Some((&connection.id, true)));
+        let online = presence.online;
         // The line is written before the game's write settles, with the verdict the game as
         // read gives; a lost race that changes it corrects the line afterwards.
         let expected_correct = game.game().is_some_and(|game| {
             let mut probe = game.clone();
-            let submitted = probe.submit(&self.rules, &player, &content, ids.len(), now);
+            let submitted = probe.submit(&self.rules, &player, &content, online, now);
             matches!(submitted.verdict, Verdict::Correct { .. })
         });
         let line = NewChatLine {
@@ -465,9 +546,14 @@ impl<S: Store, P: ConnectionPoster, T: TimerQueue> App<S, P, T> {
         let echo = [chat_frame(&player, &content)];
         let (echoed, decided, saved) = tokio::join!(
             self.broadcast(endpoint, &ids, &echo, now),
-            self.update_loaded(room, game, endpoint, now, |game, rules| {
-                game.submit(rules, &player, &content, ids.len(), now)
-            }),
+            self.update_loaded(
+                room,
+                Some(connection),
+                game,
+                endpoint,
+                now,
+                |game, rules| { game.submit(rules, &player, &content, online, now) }
+            ),
             self.store.append_chat(&line)
         );
         let Change { updated, wake } = match decided {
@@ -488,7 +574,13 @@ impl<S: Store, P: ConnectionPoster, T: TimerQueue> App<S, P, T> {
                 .filter(|id| !echoed.gone.contains(id))
                 .cloned()
                 .collect();
-            let state = state_frame(&room.0, &updated.game, &self.rules, StateReason::Changed);
+            let state = state_frame(
+                &room.0,
+                &updated.game,
+                &self.rules,
+                StateReason::Changed,
+                Some(presence),
+            );
             self.announce(endpoint, &still_here, &[state], wake, now)
                 .await;
         }
@@ -529,10 +621,14 @@ impl<S: Store, P: ConnectionPoster, T: TimerQueue> App<S, P, T> {
                 &connection.room,
             ));
         }
-        if let Err(reply) = self.player_name(&connection, Some(username)).await? {
-            return Ok(reply);
-        }
-        self.send_state(&connection, endpoint, now).await
+        let joined = match self.player_name(&connection, Some(username)).await? {
+            Ok(name) => Connection {
+                username: Some(name),
+                ..connection
+            },
+            Err(reply) => return Ok(reply),
+        };
+        self.send_state(&joined, endpoint, now).await
     }
 
     async fn vote(
@@ -554,24 +650,131 @@ impl<S: Store, P: ConnectionPoster, T: TimerQueue> App<S, P, T> {
                 room,
             ));
         };
-        let RoomView { ids, game } = match self
+        let RoomView { members, game } = match self
             .admit_and_read(connection, decided, endpoint, now)
             .await?
         {
             Ok(view) => view,
             Err(refused) => return Ok(refused),
         };
+        let presence = members.presence(Some((&connection.id, true)));
         let Change { updated, wake } = self
-            .update_loaded(room, game, endpoint, now, |game, rules| {
-                game.vote(rules, kind, &player, ids.len(), now)
-            })
+            .update_loaded(
+                room,
+                Some(connection),
+                game,
+                endpoint,
+                now,
+                |game, rules| game.vote(rules, kind, &player, presence.online, now),
+            )
             .await?;
         if shown(&updated, &wake, &updated.outcome.events) {
-            let frame = state_frame(&room.0, &updated.game, &self.rules, StateReason::Changed);
-            self.announce(endpoint, &ids, &[frame], wake, now).await;
+            let frame = state_frame(
+                &room.0,
+                &updated.game,
+                &self.rules,
+                StateReason::Changed,
+                Some(presence),
+            );
+            self.announce(endpoint, &members.ids(), &[frame], wake, now)
+                .await;
         }
         let (outcome, reply) = vote_reply(&updated.outcome.outcome);
         Ok(Handled::new(200, Some(reply), outcome, Some(room.clone())))
+    }
+
+    /// The room's ranking: the allowance and one read of the game, at once.
+    async fn ranking(
+        &self,
+        connection: &Connection,
+        decided: Option<Admission>,
+        period: Period,
+        endpoint: &Option<String>,
+        now: Millis,
+    ) -> Result<Handled, StoreError> {
+        let room = &connection.room;
+        let (admission, game) = tokio::join!(
+            self.admit(connection, decided, endpoint, now),
+            self.store.load_game(room)
+        );
+        if let Some(refused) = admission? {
+            return Ok(refused);
+        }
+        let week = self.rules.config.week;
+        let game = LoadedGame::from_load(game)?;
+        let top = game
+            .game()
+            .map(|game| game.ranking().top(period, now, week, RANKING_SIZE))
+            .unwrap_or_default();
+        let frame = ranking_frame(
+            &room.0,
+            period,
+            Ranking::since(period, now, week),
+            week.utc_offset_minutes,
+            &top,
+        );
+        Ok(Handled::reply(frame, "ranking", room))
+    }
+
+    /// A word report: stored with the room, the name, the time and the round's pattern.
+    #[allow(clippy::too_many_arguments)]
+    async fn report(
+        &self,
+        connection: &Connection,
+        decided: Option<Admission>,
+        word: String,
+        kind: ReportKind,
+        reason: Option<String>,
+        endpoint: &Option<String>,
+        now: Millis,
+    ) -> Result<Handled, StoreError> {
+        let room = &connection.room;
+        let Some(username) = connection.username.clone() else {
+            return Ok(Handled::reply(
+                error_frame(
+                    "join_first",
+                    "send {\"action\":\"join\",\"username\":…} before reporting a word",
+                ),
+                "join_first",
+                room,
+            ));
+        };
+        let (admission, game) = tokio::join!(
+            self.admit(connection, decided, endpoint, now),
+            self.store.load_game(room)
+        );
+        if let Some(refused) = admission? {
+            return Ok(refused);
+        }
+        let pattern = LoadedGame::from_load(game)?
+            .game()
+            .map(|game| game.pattern().to_owned())
+            .unwrap_or_default();
+        let report = Report {
+            room: room.clone(),
+            username,
+            connection_id: connection.id.clone(),
+            word,
+            kind,
+            reason,
+            pattern,
+            reported_at: now,
+        };
+        self.store.save_report(&report).await?;
+        tracing::info!(
+            room = %report.room,
+            username = report.username,
+            word = report.word,
+            kind = ?report.kind,
+            reason = report.reason.as_deref().unwrap_or(""),
+            pattern = report.pattern,
+            "word reported"
+        );
+        Ok(Handled::reply(
+            notice_frame("report_received", "thanks: the report is kept for review"),
+            "report_received",
+            room,
+        ))
     }
 
     async fn history(&self, connection: &Connection, limit: usize) -> Result<Handled, StoreError> {
@@ -703,29 +906,37 @@ impl<S: Store, P: ConnectionPoster, T: TimerQueue> App<S, P, T> {
         }
     }
 
-    /// Loads (or creates) the room's game, applies `apply`, and saves it if it changed; the
-    /// change calls for a timer when it set a wake-up the game did not have before.
+    /// Loads the room's game and applies `apply` (see [`App::update_loaded`]).
     async fn update<O>(
         &self,
         room: &Room,
+        by: &Connection,
         endpoint: &Option<String>,
         now: Millis,
         apply: impl FnMut(&mut Game, &Rules) -> O,
     ) -> Result<Change<O>, StoreError> {
         let loaded = LoadedGame::from_load(self.store.load_game(room).await)?;
-        self.update_loaded(room, loaded, endpoint, now, apply).await
+        self.update_loaded(room, Some(by), loaded, endpoint, now, apply)
+            .await
     }
 
-    /// [`App::update`] on the game as already read; a lost race reads it again. A game that
-    /// cannot be read is restarted with its scores (see [`quiz_store::update_game`]).
+    /// Applies `apply` to the room's game as already read (a lost race reads it again), and
+    /// saves it if it changed; the change calls for a timer when it set a wake-up the game did
+    /// not have before. A room with no game yet gets one in the theme `by` (the connection whose
+    /// message this is) asked for; a game that cannot be read is restarted with its scores (see
+    /// [`quiz_store::update_game`]).
     async fn update_loaded<O>(
         &self,
         room: &Room,
+        by: Option<&Connection>,
         loaded: LoadedGame,
         endpoint: &Option<String>,
         now: Millis,
         mut apply: impl FnMut(&mut Game, &Rules) -> O,
     ) -> Result<Change<O>, StoreError> {
+        let theme = by
+            .and_then(|connection| connection.theme.as_deref())
+            .unwrap_or(ALL_THEMES);
         let (id, seed) = (u64::from(rand::random::<u32>()), rand::random::<u64>());
         let rules = &self.rules;
         // Whether this attempt's game was just created: its wake-up is new too.
@@ -736,7 +947,7 @@ impl<S: Store, P: ConnectionPoster, T: TimerQueue> App<S, P, T> {
             loaded,
             || {
                 created.store(true, Ordering::Relaxed);
-                Game::new(rules, id, seed, now)
+                Game::new_in_theme(rules, theme, id, seed, now)
             },
             |game| {
                 let before = if created.swap(false, Ordering::Relaxed) {
@@ -832,21 +1043,27 @@ impl<S: Store, P: ConnectionPoster, T: TimerQueue> App<S, P, T> {
             .clone()
             .or_else(|| timer.endpoint.clone());
         // Both reads at once: one round trip before deciding.
-        let (ids, game) = tokio::join!(
-            self.store.room_connections(&room),
-            self.store.load_game(&room)
-        );
-        let (ids, game) = (ids?, LoadedGame::from_load(game)?);
+        let (members, game) =
+            tokio::join!(self.store.room_members(&room), self.store.load_game(&room));
+        let (members, game) = (Members::new(members?, None), LoadedGame::from_load(game)?);
+        let presence = members.presence(None);
+        let ids = members.ids();
         let mut game = match game {
             LoadedGame::Unreadable { .. } if ids.is_empty() => return Ok(TimerOutcome::NobodyHere),
             // Restarted with its scores, as a player's message would, and announced.
             unreadable @ LoadedGame::Unreadable { .. } => {
                 let Change { updated, wake } = self
-                    .update_loaded(&room, unreadable, &endpoint, now, |game, rules| {
+                    .update_loaded(&room, None, unreadable, &endpoint, now, |game, rules| {
                         game.tick(rules, now)
                     })
                     .await?;
-                let frame = state_frame(&room.0, &updated.game, &self.rules, StateReason::Changed);
+                let frame = state_frame(
+                    &room.0,
+                    &updated.game,
+                    &self.rules,
+                    StateReason::Changed,
+                    Some(presence),
+                );
                 self.announce(&endpoint, &ids, &[frame], wake, now).await;
                 return Ok(TimerOutcome::Fired);
             }
@@ -902,6 +1119,7 @@ impl<S: Store, P: ConnectionPoster, T: TimerQueue> App<S, P, T> {
             &game,
             &self.rules,
             StateReason::Changed,
+            Some(presence),
         )];
         let (_, scheduled) = tokio::join!(self.broadcast(&endpoint, &ids, &frames, now), async {
             match &wake {
@@ -937,20 +1155,6 @@ impl<S: Store, P: ConnectionPoster, T: TimerQueue> App<S, P, T> {
             // The lazy clock still applies on the room's next message.
             tracing::error!(room = timer.room, at = timer.at, error = %err, "timer not scheduled");
         }
-    }
-
-    /// The room's connections, the sender always among them: the room index is eventually
-    /// consistent, and a connection that just joined must still get its own echo and state.
-    async fn room_with(
-        &self,
-        room: &Room,
-        sender: &ConnectionId,
-    ) -> Result<Vec<ConnectionId>, StoreError> {
-        let mut ids = self.store.room_connections(room).await?;
-        if !ids.contains(sender) {
-            ids.push(sender.clone());
-        }
-        Ok(ids)
     }
 
     async fn broadcast(

@@ -6,7 +6,7 @@
 //!    a state request;
 //! 3. broken JSON, and JSON that is not an object (arrays, `null`, numbers, strings): an error;
 //! 4. an object with an `action`: a named action (`join`, `chat`, `state`, `hint`, `give-up`,
-//!    `history`);
+//!    `history`, `themes`, `ranking`, `report`);
 //! 5. an object without one: a chat line `{"username": …, "content": …}`.
 //!
 //! Outgoing frames are built by [`chat_frame`], [`state_frame`], [`error_frame`] and friends.
@@ -26,8 +26,11 @@
 //! );
 //! ```
 
-use quiz_core::game::{Game, RoundEndReason, Rules};
-use quiz_core::hangul::compose;
+use quiz_core::game::{Game, Millis, RoundEndReason, Rules};
+use quiz_core::hangul::{chosung, compose, is_complete_syllables};
+use quiz_core::ranking::Period;
+use quiz_core::words::{normalize_answer, ALL_THEMES};
+use quiz_store::ReportKind;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -42,6 +45,14 @@ pub const MAX_CONTENT_CHARS: usize = 200;
 pub const MAX_ROOM_CHARS: usize = 40;
 /// Most chat lines a `history` action returns.
 pub const MAX_HISTORY: usize = 50;
+/// Most syllables of a reported word.
+pub const MAX_REPORTED_WORD_CHARS: usize = 20;
+/// Longest reason of a report, in characters, after trimming.
+pub const MAX_REASON_CHARS: usize = 200;
+/// How many players a ranking reply lists.
+pub const RANKING_SIZE: usize = 20;
+/// Most other answers a round's end shows.
+pub const MAX_OTHER_ANSWERS: usize = 5;
 
 // The embedded store keeps at least what a history request can ask for.
 const _: () = assert!(quiz_store::MEMORY_CHAT_LINES_PER_ROOM >= MAX_HISTORY);
@@ -68,6 +79,16 @@ pub enum ClientMessage {
     GiveUp,
     /// The room's recent chat lines.
     History { limit: usize },
+    /// The themes a room can be opened with.
+    Themes,
+    /// The room's ranking for this week or all time.
+    Ranking { period: Period },
+    /// A word a player thinks should count, or should not.
+    Report {
+        word: String,
+        kind: ReportKind,
+        reason: Option<String>,
+    },
 }
 
 /// Why a frame was refused. `code` is stable for clients to match on; the message is for people.
@@ -81,7 +102,7 @@ pub enum FrameError {
     Malformed(String),
     #[error("message must be a JSON object, not {0}")]
     NotAnObject(&'static str),
-    #[error("unknown action {0:?}; use join, chat, state, hint, give-up or history")]
+    #[error("unknown action {0:?}; use join, chat, state, hint, give-up, history, themes, ranking or report")]
     UnknownAction(String),
     #[error("field {field:?} is missing")]
     MissingField { field: &'static str },
@@ -98,6 +119,12 @@ pub enum FrameError {
     RoomLength,
     #[error("field {field:?} contains control characters")]
     ControlCharacters { field: &'static str },
+    #[error("word must be 2 to {MAX_REPORTED_WORD_CHARS} Hangul syllables")]
+    InvalidWord,
+    #[error("reason must be at most {MAX_REASON_CHARS} characters")]
+    ReasonLength,
+    #[error("unknown theme {theme:?}; use {ALL_THEMES} or one of: {known}")]
+    UnknownTheme { theme: String, known: String },
 }
 
 impl FrameError {
@@ -117,8 +144,12 @@ impl FrameError {
             FrameError::ControlCharacters { field } => match *field {
                 "username" => "invalid_username",
                 "room" => "invalid_room",
+                "reason" => "invalid_reason",
                 _ => "invalid_content",
             },
+            FrameError::InvalidWord => "invalid_word",
+            FrameError::ReasonLength => "invalid_reason",
+            FrameError::UnknownTheme { .. } => "unknown_theme",
         }
     }
 }
@@ -171,8 +202,74 @@ pub fn parse_frame(body: &str) -> Result<ClientMessage, FrameError> {
                 limit: limit.clamp(1, MAX_HISTORY),
             })
         }
+        "themes" => Ok(ClientMessage::Themes),
+        "ranking" => Ok(ClientMessage::Ranking {
+            period: match optional_str(&object, "period")? {
+                None | Some("week") => Period::Week,
+                Some("all") => Period::AllTime,
+                Some(_) => {
+                    return Err(FrameError::WrongType {
+                        field: "period",
+                        expected: "\"week\" or \"all\"",
+                    })
+                }
+            },
+        }),
+        "report" => Ok(ClientMessage::Report {
+            word: reported_word(required_str(&object, "word")?)?,
+            kind: match required_str(&object, "kind")? {
+                "add" => ReportKind::Add,
+                "remove" => ReportKind::Remove,
+                _ => {
+                    return Err(FrameError::WrongType {
+                        field: "kind",
+                        expected: "\"add\" or \"remove\"",
+                    })
+                }
+            },
+            reason: optional_str(&object, "reason")?
+                .map(reason)
+                .transpose()?
+                .flatten(),
+        }),
         other => Err(FrameError::UnknownAction(truncate(other, 40))),
     }
+}
+
+/// A reported word, normalized as answers are: 2 to [`MAX_REPORTED_WORD_CHARS`] syllables.
+fn reported_word(raw: &str) -> Result<String, FrameError> {
+    let word = normalize_answer(raw);
+    let length = word.chars().count();
+    if !is_complete_syllables(&word) || !(2..=MAX_REPORTED_WORD_CHARS).contains(&length) {
+        return Err(FrameError::InvalidWord);
+    }
+    Ok(word)
+}
+
+/// A report's reason: trimmed, at most [`MAX_REASON_CHARS`]; blank is none.
+fn reason(raw: &str) -> Result<Option<String>, FrameError> {
+    let text = raw.trim();
+    if text.chars().count() > MAX_REASON_CHARS {
+        return Err(FrameError::ReasonLength);
+    }
+    if text.chars().any(char::is_control) {
+        return Err(FrameError::ControlCharacters { field: "reason" });
+    }
+    Ok((!text.is_empty()).then(|| text.to_owned()))
+}
+
+/// Validates a theme asked for on connect (`?theme=`): a theme of the bank, or
+/// [`ALL_THEMES`].
+pub fn theme(raw: &str, rules: &Rules) -> Result<String, FrameError> {
+    let id = raw.trim();
+    if rules.bank.has_theme(id) {
+        return Ok(id.to_owned());
+    }
+    let known: Vec<&str> = rules.bank.themes().iter().map(|t| t.id.as_ref()).collect();
+    Err(FrameError::UnknownTheme {
+        theme: truncate(id, 40),
+        known: known.join(", "),
+    })
 }
 
 fn parse_chat(
@@ -273,11 +370,25 @@ pub enum StateReason {
     Changed,
 }
 
+/// Who is in a room: connections with a name (players) and without (spectators).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Presence {
+    pub online: usize,
+    pub spectators: usize,
+}
+
 /// The game state frame. The app reads `id`, `nowConsonant` (shown as the question, with any
 /// hint revealed), `nowWordIdx` and `answeredWords` (the words joined with `", "`); the other
 /// fields are for newer clients. Nothing that reveals the question is sent while its round runs.
-pub fn state_frame(room: &str, game: &Game, rules: &Rules, reason: StateReason) -> String {
+pub fn state_frame(
+    room: &str,
+    game: &Game,
+    rules: &Rules,
+    reason: StateReason,
+    presence: Option<Presence>,
+) -> String {
     let previous = game.previous().map(|end| {
+        let pattern = chosung(&end.word);
         serde_json::json!({
             "round": end.round,
             "word": end.word,
@@ -287,9 +398,12 @@ pub fn state_frame(room: &str, game: &Game, rules: &Rules, reason: StateReason) 
                 RoundEndReason::TimedOut => "timeout",
                 RoundEndReason::GaveUp => "gave-up",
             },
+            "pattern": pattern,
+            "others": rules.bank.other_answers(&pattern, &end.word, MAX_OTHER_ANSWERS),
+            "answerCount": rules.bank.answer_count(&pattern),
         })
     });
-    let value = serde_json::json!({
+    let mut value = serde_json::json!({
         "type": "state",
         "reason": match reason {
             StateReason::Reply => "reply",
@@ -316,8 +430,76 @@ pub fn state_frame(room: &str, game: &Game, rules: &Rules, reason: StateReason) 
         "previous": previous,
         // The clock is stopped until a player sends something; `deadline` is where it stood.
         "paused": game.is_paused(),
+        "theme": game.theme(),
     });
+    // A broadcast knows who is in the room (it read the list to post); a reply does not.
+    if let (Some(presence), Some(object)) = (presence, value.as_object_mut()) {
+        object.insert("online".into(), presence.online.into());
+        object.insert("spectators".into(), presence.spectators.into());
+    }
     value.to_string()
+}
+
+/// The reply to `themes`: every theme with its display name and question count, `all` first.
+pub fn themes_frame(rules: &Rules) -> String {
+    let all = serde_json::json!({
+        "id": ALL_THEMES,
+        "name": "전체",
+        "questions": rules.bank.questions().len(),
+    });
+    let themes: Vec<Value> = std::iter::once(all)
+        .chain(rules.bank.themes().iter().map(|theme| {
+            serde_json::json!({
+                "id": theme.id,
+                "name": theme.name,
+                "questions": theme.question_count(),
+            })
+        }))
+        .collect();
+    serde_json::json!({ "type": "themes", "themes": themes }).to_string()
+}
+
+/// The reply to `ranking`: the best players of the period, `since` when it began (an RFC 3339
+/// time at the week's UTC offset, or null for all time).
+pub fn ranking_frame(
+    room: &str,
+    period: Period,
+    since: Option<Millis>,
+    utc_offset_minutes: i16,
+    top: &[(&str, u32)],
+) -> String {
+    let top: Vec<Value> = top
+        .iter()
+        .map(|(username, score)| serde_json::json!({ "username": username, "score": score }))
+        .collect();
+    serde_json::json!({
+        "type": "ranking",
+        "room": room,
+        "period": match period {
+            Period::Week => "week",
+            Period::AllTime => "all",
+        },
+        "since": since.map(|at| rfc3339_at_offset(at, utc_offset_minutes)),
+        "top": top,
+    })
+    .to_string()
+}
+
+/// `at` as local time at `offset_minutes` from UTC, to the second: `2026-11-23T00:00:00+09:00`.
+fn rfc3339_at_offset(at: Millis, offset_minutes: i16) -> String {
+    let offset_ms = i64::from(offset_minutes) * 60_000;
+    let local = i64::try_from(at)
+        .unwrap_or(i64::MAX)
+        .saturating_add(offset_ms);
+    let utc_form = quiz_store::iso8601_millis(Millis::try_from(local).unwrap_or(0));
+    let sign = if offset_minutes < 0 { '-' } else { '+' };
+    let minutes = offset_minutes.unsigned_abs();
+    format!(
+        "{}{sign}{:02}:{:02}",
+        &utc_form[..19],
+        minutes / 60,
+        minutes % 60
+    )
 }
 
 /// Most scores a state frame carries, highest first, so frames stay small in busy rooms.

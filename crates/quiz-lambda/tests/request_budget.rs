@@ -2,7 +2,9 @@
 //! many of the requests wait on each other, measured on the wire against DynamoDB Local (an
 //! SDK interceptor sees every HTTP request, retries included), not estimated.
 //!
-//! The budget: a plain chat at most 4 DynamoDB requests, a correct answer at most 5, no Scan;
+//! The budget: a plain chat at most 4 DynamoDB requests, a correct answer at most 5 (the
+//! room's ranking is part of the game item it writes anyway), a ranking request 2 (the game,
+//! and the allowance beside it), a report 3, no Scan;
 //! one of them is the message limit's conditional UpdateItem on the sender's row, which also
 //! reads the row of a connection the instance has not seen yet. A round's first message pays
 //! one more PutItem (the game notes the round was not silent). A timer that fires costs 3
@@ -305,6 +307,24 @@ async fn each_event_stays_within_its_request_budget() {
             event("message-correct-answer.json", minji, None),
         ),
         (
+            "ranking",
+            minji,
+            event(
+                "message-chat.json",
+                minji,
+                Some(r#"{"action":"ranking","period":"week"}"#),
+            ),
+        ),
+        (
+            "report",
+            minji,
+            event(
+                "message-chat.json",
+                minji,
+                Some(r#"{"action":"report","word":"소라게","kind":"add"}"#),
+            ),
+        ),
+        (
             "broken frame",
             minji,
             event("message-broken-json.json", minji, None),
@@ -476,6 +496,29 @@ async fn each_event_stays_within_its_request_budget() {
         posts[2..].iter().all(|&at| at >= game_saved),
         "then the state"
     );
+    // The ranking lives in the game item the correct answer already wrote: a ranking request
+    // reads it once, beside the allowance.
+    assert_eq!(
+        count("ranking"),
+        (2, ops(&[("GetItem", 1), ("UpdateItem", 1)]), 0)
+    );
+    assert_eq!(round_trips_of("ranking"), (1, None));
+    // A report reads the round's pattern beside the allowance, then writes the report.
+    assert_eq!(
+        count("report"),
+        (
+            3,
+            ops(&[("GetItem", 1), ("PutItem", 1), ("UpdateItem", 1)]),
+            0
+        )
+    );
+    assert_eq!(round_trips_of("report"), (2, None));
+    let report_write = find("report")
+        .requests
+        .iter()
+        .find(|r| r.operation == "PutItem")
+        .expect("the report was written");
+    assert_eq!(report_write.table, tables.report);
     assert_eq!(count("broken frame"), (0, ops(&[]), 0));
     assert_eq!(count("disconnect"), (1, ops(&[("DeleteItem", 1)]), 0));
     // A new game and a new round set a wake-up; nothing else does.
@@ -486,6 +529,8 @@ async fn each_event_stays_within_its_request_budget() {
         "start!",
         "chat",
         "chat again",
+        "ranking",
+        "report",
         "broken frame",
         "disconnect",
     ] {

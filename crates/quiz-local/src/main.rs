@@ -8,7 +8,10 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
-use quiz_lambda::config::{parse_rate_burst, parse_rate_per_sec, parse_round_secs};
+use quiz_core::ranking::WeekStart;
+use quiz_lambda::config::{
+    parse_rate_burst, parse_rate_per_sec, parse_round_secs, parse_week_start,
+};
 use quiz_local::{
     dynamo_store, LocalError, LocalOptions, LocalServer, RunningServer, TimerBackend,
 };
@@ -75,6 +78,11 @@ struct Args {
     /// Messages per second a connection may keep sending [default: 3].
     #[arg(long, value_name = "R", value_parser = rate_per_sec)]
     rate_per_sec: Option<f64>,
+
+    /// When the weekly ranking starts over: a weekday, a time and a UTC offset
+    /// [default: "monday 00:00 +09:00"].
+    #[arg(long, value_name = "WHEN", value_parser = week_starts)]
+    week_starts: Option<WeekStart>,
 
     /// Bytes posted to a connection and not yet sent (its client is not reading) that
     /// quiz-local holds before further posts to it answer 429, as API Gateway's do when a
@@ -167,6 +175,12 @@ fn rate_per_sec(value: &str) -> Result<f64, String> {
         .ok_or_else(|| "expected messages per second, more than 0 and at most 1000".into())
 }
 
+fn week_starts(value: &str) -> Result<WeekStart, String> {
+    parse_week_start(value).ok_or_else(|| {
+        "expected a weekday, a time and a UTC offset, e.g. \"monday 00:00 +09:00\"".into()
+    })
+}
+
 fn round_secs(value: &str) -> Result<u64, String> {
     parse_round_secs(value)
         .ok_or_else(|| "expected a whole number of seconds from 1 to 3600".into())
@@ -202,6 +216,7 @@ async fn run(args: Args) -> Result<(), LocalError> {
             .unwrap_or(quiz_local::MAX_OUTBOUND_BYTES),
         rate_burst: args.rate_burst,
         rate_per_sec: args.rate_per_sec,
+        week_start: args.week_starts,
         post_over_http: args.post_over_http,
         throttle_posts_per_sec: args.throttle_posts_per_sec,
         timers: match args.sqs_endpoint {

@@ -104,6 +104,8 @@ pub struct LocalOptions {
     pub rate_burst: Option<u32>,
     /// Messages per second a connection may keep sending; `None` keeps the default (3).
     pub rate_per_sec: Option<f64>,
+    /// When the weekly ranking starts over; `None` keeps the default (Monday 00:00, UTC+9).
+    pub week_start: Option<quiz_core::ranking::WeekStart>,
     /// The handler posts through its SDK client to this server's management API over HTTP,
     /// as the deployed function does, instead of straight into the connections (the default,
     /// with the same answers and several times the throughput).
@@ -132,6 +134,7 @@ impl Default for LocalOptions {
             max_outbound_bytes: MAX_OUTBOUND_BYTES,
             rate_burst: None,
             rate_per_sec: None,
+            week_start: None,
             post_over_http: false,
             throttle_posts_per_sec: None,
             forget_idle_rooms_after: DEFAULT_IDLE_ROOM_TTL,
@@ -177,6 +180,7 @@ impl LocalServer {
             timer_queue_url: None,
             rate_burst: options.rate_burst,
             rate_per_sec: options.rate_per_sec,
+            week_start: options.week_start,
         };
         // Reading the word lists first: a bad list is reported before anything listens.
         let rules = config.rules()?;
