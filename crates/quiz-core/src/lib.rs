@@ -6,6 +6,7 @@
 //! server, a chat bot) can drive it, and tests can replay whole games with time as a number.
 //!
 //! - [`hangul`]: initial consonants, syllable checks, composition of decomposed jamo.
+//! - [`keyboard`]: keys typed on a Korean keyboard left in Latin mode (`rkddkwl` is `강아지`).
 //! - [`words`]: word lists, answer normalization and the word bank.
 //! - [`deck`]: the seeded, repeat-free question order.
 //! - [`game`]: a room's game as a state machine.
@@ -29,6 +30,7 @@ pub mod builtin;
 pub mod deck;
 pub mod game;
 pub mod hangul;
+pub mod keyboard;
 pub mod words;
 
 /// The README's examples are compiled and run as tests, so they stay true.
