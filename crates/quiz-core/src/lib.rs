@@ -6,6 +6,7 @@
 //! server, a chat bot) can drive it, and tests can replay whole games with time as a number.
 //!
 //! - [`hangul`]: initial consonants, syllable checks, composition of decomposed jamo.
+//! - [`keyboard`]: keys typed on a Korean keyboard left in Latin mode (`rkddkwl` is `강아지`).
 //! - [`words`]: word lists, their themes, answer normalization and the word bank.
 //! - [`deck`]: the seeded, repeat-free question order.
 //! - [`game`]: a room's game as a state machine.
@@ -30,6 +31,7 @@ pub mod builtin;
 pub mod deck;
 pub mod game;
 pub mod hangul;
+pub mod keyboard;
 pub mod ranking;
 pub mod words;
 
