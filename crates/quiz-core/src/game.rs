@@ -42,6 +42,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::deck::Deck;
 use crate::hangul::{chosung, is_complete_syllables, syllable_count};
+use crate::keyboard::latin_answer;
 use crate::ranking::{Ranking, WeekStart};
 use crate::words::{normalize_answer, WordBank, ALL_THEMES};
 
@@ -420,7 +421,9 @@ impl Game {
         }
         Some(self.round_deadline(rules))
     }
-    /// A player's chat line, judged as an answer to the current pattern.
+    /// A player's chat line, judged as an answer to the current pattern. A line of Latin
+    /// letters that spells complete syllables on the 2-set layout (`rkddkwl`) is judged as
+    /// that Hangul ([`latin_answer`]); the round's end names the Hangul word.
     ///
     /// `players_online` is how many players are in the room (an adapter that cannot tell
     /// players apart passes its connection count); it sets the majority a give-up vote
@@ -446,6 +449,8 @@ impl Game {
                 &mut events,
             ))
         } else {
+            // Typed with the keyboard still in Latin mode: judged as the Hangul it spells.
+            let answer = latin_answer(&answer).unwrap_or(answer);
             self.judge(rules, player, answer, now, &mut events)
         };
         self.finish(&events);

@@ -192,3 +192,49 @@ fn a_game_stored_before_themes_and_rankings_reads_as_every_list_and_no_ranking()
         .top(Period::AllTime, T0, rules.config.week, 20)
         .is_empty());
 }
+
+#[test]
+fn an_answer_typed_in_latin_mode_wins_as_its_hangul() {
+    let rules = themed_rules();
+    let mut game = Game::new_in_theme(&rules, "animals", 1, 1, T0);
+    while game.pattern() != "ㄱㅇㅈ" {
+        let question = game.question().to_owned();
+        game.submit(&rules, "민지", &question, 1, T0 + 1);
+    }
+    let result = game.submit(&rules, "민지", "rkddkwl", 1, T0 + 2);
+    assert_eq!(
+        result.verdict,
+        Verdict::Correct {
+            word: "강아지".into(),
+            score: game.score("민지")
+        }
+    );
+    let end = game.previous().expect("the round ended");
+    assert_eq!(
+        (end.word.as_str(), end.winner.as_deref()),
+        ("강아지", Some("민지"))
+    );
+    assert!(game.answered_words().contains(&"강아지".to_owned()));
+
+    // Latin chat that spells no whole syllables stays chat; `gg` is still a give-up vote.
+    assert_eq!(
+        game.submit(&rules, "민지", "ok", 2, T0 + 3).verdict,
+        Verdict::NotSyllables
+    );
+    assert!(matches!(
+        game.submit(&rules, "민지", "gg", 2, T0 + 4).verdict,
+        Verdict::Vote(_)
+    ));
+    // Latin text that spells a word of another pattern is judged like that word.
+    assert_eq!(
+        game.submit(&rules, "서준", "rlck", 2, T0 + 5).verdict,
+        if game.pattern() == "ㄱㅊ" {
+            Verdict::Correct {
+                word: "기차".into(),
+                score: 1,
+            }
+        } else {
+            Verdict::WrongPattern
+        }
+    );
+}
