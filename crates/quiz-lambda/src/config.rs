@@ -2,7 +2,7 @@
 //!
 //! | variable | meaning | default |
 //! | --- | --- | --- |
-//! | `USER_TABLE`, `CHAT_TABLE`, `GAME_TABLE` | table names | `User`, `Chat`, `Game` |
+//! | `USER_TABLE`, `CHAT_TABLE`, `GAME_TABLE`, `REPORT_TABLE` | table names | `User`, `Chat`, `Game`, `Report` |
 //! | `DYNAMODB_ENDPOINT` | DynamoDB endpoint (DynamoDB Local) | the AWS chain |
 //! | `APIGW_MANAGEMENT_ENDPOINT` | `@connections` endpoint | `https://{domainName}/{stage}` of the event |
 //! | `ROUND_SECS` | seconds per round | 60 |

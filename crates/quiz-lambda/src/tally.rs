@@ -23,7 +23,7 @@ use std::future::Future;
 use quiz_core::game::{Game, Millis};
 use quiz_store::{
     Binding, ChatLine, Connection, ConnectionId, ErrorKind, MessageAdmission, MessageRate, Micros,
-    NewChatLine, Room, Salvaged, Store, StoreError,
+    NewChatLine, Report, Room, RoomMember, Salvaged, Store, StoreError,
 };
 
 use crate::broadcast::{error_chain, BroadcastReport, PostError, PostErrorKind};
@@ -195,6 +195,12 @@ impl<S: Store> Store for TalliedStore<S> {
         result
     }
 
+    async fn room_members(&self, room: &Room) -> Result<Vec<RoomMember>, StoreError> {
+        let result = self.0.room_members(room).await;
+        request("room_members", &result);
+        result
+    }
+
     async fn append_chat(&self, line: &NewChatLine) -> Result<ChatLine, StoreError> {
         let result = self.0.append_chat(line).await;
         request("append_chat", &result);
@@ -210,6 +216,18 @@ impl<S: Store> Store for TalliedStore<S> {
     async fn recent_chat(&self, room: &Room, limit: usize) -> Result<Vec<ChatLine>, StoreError> {
         let result = self.0.recent_chat(room, limit).await;
         request("recent_chat", &result);
+        result
+    }
+
+    async fn save_report(&self, report: &Report) -> Result<(), StoreError> {
+        let result = self.0.save_report(report).await;
+        request("save_report", &result);
+        result
+    }
+
+    async fn recent_reports(&self, room: &Room, limit: usize) -> Result<Vec<Report>, StoreError> {
+        let result = self.0.recent_reports(room, limit).await;
+        request("recent_reports", &result);
         result
     }
 

@@ -959,6 +959,22 @@ impl Store for SlipsIn {
     ) -> Result<Vec<ConnectionId>, quiz_store::StoreError> {
         self.inner.room_connections(room).await
     }
+    async fn room_members(
+        &self,
+        room: &Room,
+    ) -> Result<Vec<quiz_store::RoomMember>, quiz_store::StoreError> {
+        self.inner.room_members(room).await
+    }
+    async fn save_report(&self, report: &quiz_store::Report) -> Result<(), quiz_store::StoreError> {
+        self.inner.save_report(report).await
+    }
+    async fn recent_reports(
+        &self,
+        room: &Room,
+        limit: usize,
+    ) -> Result<Vec<quiz_store::Report>, quiz_store::StoreError> {
+        self.inner.recent_reports(room, limit).await
+    }
     async fn append_chat(
         &self,
         line: &quiz_store::NewChatLine,

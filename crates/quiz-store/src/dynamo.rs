@@ -1,9 +1,10 @@
-//! [`DynamoStore`]: the three tables on DynamoDB.
+//! [`DynamoStore`]: the four tables on DynamoDB.
 //!
 //! Every method is one request on the common path, and every write that could lose a race says
 //! so in a condition instead of reading first: a game save is conditional on the version, a
-//! username binding on the name not being set, a chat line on its key being new. DynamoDB then
-//! decides the race atomically, and a loser learns it from `ConditionalCheckFailedException`.
+//! username binding on the name not being set, a chat line or a report on its key being new.
+//! DynamoDB then decides the race atomically, and a loser learns it from
+//! `ConditionalCheckFailedException`.
 //!
 //! Items are written attribute by attribute (so the tables stay readable in the console and
 //! queryable by key), except the game state, which is one map written by `serde_dynamo` from
@@ -22,6 +23,7 @@ use aws_sdk_dynamodb::client::Waiters;
 use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{BuildError, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::operation::query::QueryError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
@@ -33,13 +35,15 @@ use quiz_core::game::{Game, Millis};
 
 use crate::items::{
     chat_from_item, chat_item, connection_from_item, connection_item, game_from_item, game_item,
-    Item, Reader, ALLOWANCE_AT, REFUSED_COUNT, REFUSED_WINDOW, WRITE_ID,
+    report_from_item, report_item, room_member_from_item, Item, Reader, ALLOWANCE_AT,
+    REFUSED_COUNT, REFUSED_WINDOW, WRITE_ID,
 };
 use crate::schema::{table_specs, TableSpec};
 use crate::{
     chat_key_suffix, chat_sort_key, Admission, Binding, ChatLine, Connection, ConnectionId,
-    ErrorKind, ErrorSource, MessageAdmission, MessageRate, Micros, NewChatLine, RateDecision, Room,
-    Salvaged, Store, StoreError, TableNames, ROOM_INDEX,
+    ErrorKind, ErrorSource, MessageAdmission, MessageRate, Micros, NewChatLine, RateDecision,
+    Report, Room, RoomMember, Salvaged, Store, StoreError, TableNames, ROOM_INDEX,
+    ROOM_MEMBERS_INDEX,
 };
 
 /// Conditional writes [`Store::admit_message`] tries when other instances move the allowance
@@ -50,10 +54,18 @@ const ADMIT_ATTEMPTS: usize = 4;
 /// (`http://localhost:8000`).
 pub const ENDPOINT_ENV: &str = "DYNAMODB_ENDPOINT";
 
-/// How many fresh suffixes [`Store::append_chat`] tries when a chat key is already taken. One
-/// collision of 32 random bits within a millisecond is already unlikely; four in a row means
-/// something else is wrong.
+/// How many fresh suffixes [`Store::append_chat`] and [`Store::save_report`] try when a key is
+/// already taken. One collision of 32 random bits within a millisecond is already unlikely;
+/// four in a row means something else is wrong.
 const CHAT_KEY_ATTEMPTS: usize = 4;
+
+/// What DynamoDB's `ValidationException` says when a Query names an index that does not exist
+/// yet, or one still being built (lowercase). Other validation errors share the code, so only
+/// these messages mean "not ready yet".
+const INDEX_NOT_READY_MESSAGES: &[&str] = &[
+    "does not have the specified index",
+    "backfilling global secondary index",
+];
 
 /// How long [`create_tables`] waits for a new table to become active (seconds on DynamoDB Local,
 /// usually well under a minute on AWS).
@@ -194,18 +206,51 @@ impl DynamoStore {
             },
         }
     }
+
+    /// A room's entries in one of the `User` table's indexes by room, a page at a time.
+    async fn query_room_index(
+        &self,
+        index: &str,
+        room: &Room,
+    ) -> Result<Vec<RoomMember>, RoomQueryError> {
+        let table = &self.tables.user;
+        let entries = format!("{table} ({index})");
+        let mut members = Vec::new();
+        let mut start = None;
+        loop {
+            let output = self
+                .client
+                .query()
+                .table_name(table)
+                .index_name(index)
+                .key_condition_expression("#room = :room")
+                .expression_attribute_names("#room", "room")
+                .expression_attribute_values(":room", s(&room.0))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|err| RoomQueryError::Sdk(Box::new(err)))?;
+            for item in output.items() {
+                members.push(room_member_from_item(&entries, item).map_err(RoomQueryError::Store)?);
+            }
+            start = output.last_evaluated_key;
+            if start.is_none() {
+                return Ok(members);
+            }
+        }
+    }
 }
 
-/// Creates the `User`, `Chat` and `Game` tables as [`table_specs`] describes them (the same
-/// keys, index, TTL and billing as `infra/template.yaml`), waits until they are active, and
-/// enables TTL where the spec has it.
+/// Creates the `User`, `Chat`, `Game` and `Report` tables as [`table_specs`] describes them
+/// (the same keys, indexes, TTL and billing as `infra/template.yaml`), waits until they are
+/// active, and enables TTL where the spec has it.
 ///
 /// Idempotent: a table that already exists is left as it is (its schema is not checked), and
 /// TTL already enabled on the right attribute is fine. Meant for DynamoDB Local, tests and
 /// first runs; in AWS the CloudFormation template owns the tables.
 pub async fn create_tables(client: &Client, tables: &TableNames) -> Result<(), StoreError> {
     let specs = table_specs(tables);
-    // Create all three before waiting for any, so AWS builds them in parallel.
+    // Create all of them before waiting for any, so AWS builds them in parallel.
     for spec in &specs {
         create_table(client, spec).await?;
     }
@@ -273,6 +318,13 @@ async fn create_table(client: &Client, spec: &TableSpec) -> Result<(), StoreErro
                 .projection(
                     Projection::builder()
                         .projection_type(ProjectionType::from(index.projection_type))
+                        .set_non_key_attributes((!index.non_key_attributes.is_empty()).then(|| {
+                            index
+                                .non_key_attributes
+                                .iter()
+                                .map(|name| (*name).to_owned())
+                                .collect()
+                        }))
                         .build(),
                 )
                 .build()
@@ -449,6 +501,38 @@ fn now_millis() -> u64 {
         .duration_since(UNIX_EPOCH)
         .map_or(0, |elapsed| {
             u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX)
+        })
+}
+
+/// Why listing a room on an index failed: the request (which may be an index not ready yet),
+/// or an entry that does not parse.
+enum RoomQueryError {
+    Sdk(Box<SdkError<QueryError, HttpResponse>>),
+    Store(StoreError),
+}
+
+impl RoomQueryError {
+    fn into_store_error(self, operation: String) -> StoreError {
+        match self {
+            RoomQueryError::Sdk(err) => sdk_error(operation, *err),
+            RoomQueryError::Store(err) => err,
+        }
+    }
+}
+
+/// Whether a Query was refused because its index does not exist yet or is still being built:
+/// a `ValidationException` with one of [`INDEX_NOT_READY_MESSAGES`]. Any other refusal (a
+/// missing table, throttling, another validation error) is not this.
+fn is_index_not_ready(err: &SdkError<QueryError, HttpResponse>) -> bool {
+    let Some(refused) = err.as_service_error() else {
+        return false;
+    };
+    refused.code() == Some("ValidationException")
+        && refused.message().is_some_and(|message| {
+            let message = message.to_ascii_lowercase();
+            INDEX_NOT_READY_MESSAGES
+                .iter()
+                .any(|known| message.contains(known))
         })
 }
 
@@ -781,39 +865,40 @@ impl Store for DynamoStore {
     }
 
     async fn room_connections(&self, room: &Room) -> Result<Vec<ConnectionId>, StoreError> {
+        let members = self.room_members(room).await?;
+        Ok(members.into_iter().map(|member| member.id).collect())
+    }
+
+    async fn room_members(&self, room: &Room) -> Result<Vec<RoomMember>, StoreError> {
         let table = &self.tables.user;
-        let mut ids = Vec::new();
-        let mut start = None;
-        loop {
-            let output = self
-                .client
-                .query()
-                .table_name(table)
-                .index_name(ROOM_INDEX)
-                .key_condition_expression("#room = :room")
-                .expression_attribute_names("#room", "room")
-                .expression_attribute_values(":room", s(&room.0))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|err| sdk_error(format!("Query {table} {ROOM_INDEX} {room}"), err))?;
-            for item in output.items() {
-                match item.get("connectionId") {
-                    Some(AttributeValue::S(id)) => ids.push(ConnectionId(id.clone())),
-                    _ => {
-                        return Err(StoreError::Corrupt {
-                            table: format!("{table} ({ROOM_INDEX})"),
-                            key: room.to_string(),
-                            reason: "an index entry has no string connectionId".into(),
-                            salvaged: None,
-                        })
-                    }
-                }
+        let operation = |index: &str| format!("Query {table} {index} {room}");
+        match self.query_room_index(ROOM_MEMBERS_INDEX, room).await {
+            Ok(members) => Ok(members),
+            // A stack update adds the index and goes on without waiting for it: until it is
+            // active, the older index lists the room, and every connection may vote, as the
+            // release before this one had it.
+            Err(RoomQueryError::Sdk(err)) if is_index_not_ready(&err) => {
+                let refused = sdk_error(operation(ROOM_MEMBERS_INDEX), *err);
+                tracing::warn!(
+                    table = table.as_str(),
+                    index = ROOM_MEMBERS_INDEX,
+                    fallback = ROOM_INDEX,
+                    error = %refused,
+                    "index not ready: listing the room on the older index, every connection named"
+                );
+                let members = self
+                    .query_room_index(ROOM_INDEX, room)
+                    .await
+                    .map_err(|err| err.into_store_error(operation(ROOM_INDEX)))?;
+                Ok(members
+                    .into_iter()
+                    .map(|member| RoomMember {
+                        named: true,
+                        ..member
+                    })
+                    .collect())
             }
-            start = output.last_evaluated_key;
-            if start.is_none() {
-                return Ok(ids);
-            }
+            Err(err) => Err(err.into_store_error(operation(ROOM_MEMBERS_INDEX))),
         }
     }
 
@@ -936,6 +1021,83 @@ impl Store for DynamoStore {
         Ok(lines)
     }
 
+    async fn save_report(&self, report: &Report) -> Result<(), StoreError> {
+        let table = &self.tables.report;
+        for _ in 0..CHAT_KEY_ATTEMPTS {
+            let key = chat_sort_key(report.reported_at, &chat_key_suffix());
+            let item = report_item(report, &key);
+            let result = self
+                .client
+                .put_item()
+                .table_name(table)
+                .set_item(Some(item.clone()))
+                .condition_expression("attribute_not_exists(#reportedAt)")
+                .expression_attribute_names("#reportedAt", "reportedAt")
+                .return_values_on_condition_check_failure(
+                    ReturnValuesOnConditionCheckFailure::AllOld,
+                )
+                .send()
+                .await;
+            match result {
+                Ok(_) => return Ok(()),
+                Err(err) => match err.as_service_error() {
+                    // The key is taken: by this very report when the SDK retried a request
+                    // whose answer it lost (then it is stored), else by another report.
+                    Some(PutItemError::ConditionalCheckFailedException(refused)) => {
+                        if refused.item() == Some(&item) {
+                            return Ok(());
+                        }
+                    }
+                    _ => {
+                        return Err(sdk_error(
+                            format!("PutItem {table} {}/{key}", report.room),
+                            err,
+                        ))
+                    }
+                },
+            }
+        }
+        Err(StoreError::Other {
+            operation: format!(
+                "PutItem {table} {}: {CHAT_KEY_ATTEMPTS} random report keys in a row were taken",
+                report.room
+            ),
+            source: None,
+        })
+    }
+
+    async fn recent_reports(&self, room: &Room, limit: usize) -> Result<Vec<Report>, StoreError> {
+        let table = &self.tables.report;
+        let mut reports = Vec::new();
+        let mut start = None;
+        while reports.len() < limit {
+            let wanted = i32::try_from(limit - reports.len()).unwrap_or(i32::MAX);
+            let output = self
+                .client
+                .query()
+                .table_name(table)
+                .key_condition_expression("#room = :room")
+                .expression_attribute_names("#room", "room")
+                .expression_attribute_values(":room", s(&room.0))
+                .scan_index_forward(false)
+                .limit(wanted)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|err| sdk_error(format!("Query {table} {room}"), err))?;
+            for item in output.items() {
+                reports.push(report_from_item(table, item)?.1);
+            }
+            start = output.last_evaluated_key;
+            if start.is_none() {
+                break;
+            }
+        }
+        reports.truncate(limit);
+        reports.reverse();
+        Ok(reports)
+    }
+
     async fn load_game(&self, room: &Room) -> Result<Option<Game>, StoreError> {
         let table = &self.tables.game;
         let output = self
@@ -975,5 +1137,57 @@ impl Store for DynamoStore {
     ) -> Result<(), StoreError> {
         self.put_game(room, game, GameCondition::Unreadable(salvaged))
             .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_dynamodb::error::ErrorMetadata;
+
+    use super::*;
+
+    /// A Query refused as DynamoDB refuses it: a 400 with `code` and `message`.
+    fn refused(code: &str, message: &str) -> SdkError<QueryError, HttpResponse> {
+        let err = QueryError::generic(ErrorMetadata::builder().code(code).message(message).build());
+        let status = 400u16.try_into().expect("a status code");
+        SdkError::service_error(err, HttpResponse::new(status, "".into()))
+    }
+
+    /// The index missing (DynamoDB Local answers this; the tests against it check it) and the
+    /// index backfilling (only AWS answers this) are "not ready"; nothing else is.
+    #[test]
+    fn only_an_index_missing_or_backfilling_is_not_ready() {
+        let not_ready = [
+            "The table does not have the specified index: room-members",
+            "Cannot read from backfilling global secondary index: room-members",
+            "Cannot read from backfilling global secondary index",
+        ];
+        for message in not_ready {
+            assert!(
+                is_index_not_ready(&refused("ValidationException", message)),
+                "{message}"
+            );
+        }
+        let other = [
+            (
+                "ValidationException",
+                "One or more parameter values are not valid.",
+            ),
+            (
+                "ValidationException",
+                "Query condition missed key schema element: room",
+            ),
+            ("ResourceNotFoundException", "Requested resource not found"),
+            (
+                "ThrottlingException",
+                "The table does not have the specified index",
+            ),
+        ];
+        for (code, message) in other {
+            assert!(
+                !is_index_not_ready(&refused(code, message)),
+                "{code}: {message}"
+            );
+        }
     }
 }

@@ -1,4 +1,4 @@
-//! The items of the three tables as DynamoDB stores them, and the one codec both stores use.
+//! The items of the four tables as DynamoDB stores them, and the one codec both stores use.
 //!
 //! [`crate::DynamoStore`] writes and reads these items. [`crate::MemoryStore::import_item`]
 //! reads them too, so items captured from a real table (the fixtures in `fixtures/items/`) load
@@ -24,16 +24,24 @@ use std::str::FromStr;
 use aws_sdk_dynamodb::types::AttributeValue;
 use quiz_core::game::{Game, Millis};
 
-use crate::{ChatLine, Connection, ConnectionId, Micros, Room, Salvaged, StoreError};
+use crate::{
+    ChatLine, Connection, ConnectionId, Micros, Report, ReportKind, Room, RoomMember, Salvaged,
+    StoreError,
+};
 
 /// An item: attribute names and values, as the DynamoDB SDK has them.
 pub type Item = HashMap<String, AttributeValue>;
 
-/// The shape of the items this release writes. Version 0 is an item without
-/// [`SCHEMA_VERSION_ATTRIBUTE`], written before schema versions existed. A release that
-/// changes what an item holds raises it, reads every older version, and adds its items to
-/// `fixtures/items/`.
-pub const SCHEMA_VERSION: u64 = 1;
+/// The shape of the items this release writes. A release that changes what an item holds
+/// raises it, reads every older version, and adds its items to `fixtures/items/`.
+///
+/// - 0: an item without [`SCHEMA_VERSION_ATTRIBUTE`], written before schema versions existed.
+/// - 1: every item carries [`SCHEMA_VERSION_ATTRIBUTE`].
+/// - 2: a `User` row may carry `theme` (the question theme its client asked for; absent when
+///   none); the `Report` table's items appear; a game's `state` may hold quiz-core's `theme`
+///   and `ranking`. Older items read as before: no `theme` is `None`, and the game's serde
+///   form fills in what it lacks.
+pub const SCHEMA_VERSION: u64 = 2;
 
 /// The attribute of every item that holds its [`SCHEMA_VERSION`] (a number).
 pub const SCHEMA_VERSION_ATTRIBUTE: &str = "schemaVersion";
@@ -47,12 +55,13 @@ pub(crate) const REFUSED_COUNT: &str = "refusedCount";
 /// The Game item's attribute naming the save that wrote it (a random id per save).
 pub(crate) const WRITE_ID: &str = "writeId";
 
-/// Which of the three tables an item belongs to.
+/// Which of the four tables an item belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ItemTable {
     User,
     Chat,
     Game,
+    Report,
 }
 
 /// The schema version an item was written in: its [`SCHEMA_VERSION_ATTRIBUTE`], or 0 when it
@@ -168,18 +177,34 @@ pub fn connection_item(connection: &Connection) -> Item {
     if let Some(username) = &connection.username {
         item.insert("username".to_owned(), s(username));
     }
+    if let Some(theme) = &connection.theme {
+        item.insert("theme".to_owned(), s(theme));
+    }
     item
 }
 
-/// The connection a `User` row holds; `table` names the table in errors.
+/// The connection a `User` row holds; `table` names the table in errors. A row written before
+/// themes (schema version 2) has no theme.
 pub fn connection_from_item(table: &str, item: &Item) -> Result<Connection, StoreError> {
     let read = Reader::new(item, table, key_part(item, "connectionId"));
     Ok(Connection {
         id: ConnectionId(read.string("connectionId")?),
         room: Room(read.string("room")?),
         username: read.optional_string("username")?,
+        theme: read.optional_string("theme")?,
         connected_at: read.number("connectedAt")?,
         expires_at: read.number("expiresAt")?,
+    })
+}
+
+/// A room member from an entry of a `User` index by room: its id, and whether the entry
+/// carries a `username` (an index that does not project it has none). `table` names the
+/// table and index in errors.
+pub fn room_member_from_item(table: &str, item: &Item) -> Result<RoomMember, StoreError> {
+    let read = Reader::new(item, table, key_part(item, "connectionId"));
+    Ok(RoomMember {
+        id: ConnectionId(read.string("connectionId")?),
+        named: read.optional_string("username")?.is_some(),
     })
 }
 
@@ -225,6 +250,51 @@ pub fn chat_from_item(table: &str, item: &Item) -> Result<ChatLine, StoreError> 
         correct: read.boolean("correct")?,
         expires_at: read.optional_number("expiresAt")?,
     })
+}
+
+/// A `Report` item for `report` under the sort key `reported_at_key` (see
+/// [`crate::chat_sort_key`]: its instant, `#`, a unique suffix). `reportedAtMs` repeats the
+/// instant as a number, so a reader needs not parse the key.
+pub fn report_item(report: &Report, reported_at_key: &str) -> Item {
+    let mut item = Item::from([
+        ("room".to_owned(), s(&report.room.0)),
+        ("reportedAt".to_owned(), s(reported_at_key)),
+        ("username".to_owned(), s(&report.username)),
+        ("connectionId".to_owned(), s(&report.connection_id.0)),
+        ("word".to_owned(), s(&report.word)),
+        ("kind".to_owned(), s(report.kind.as_str())),
+        ("pattern".to_owned(), s(&report.pattern)),
+        ("reportedAtMs".to_owned(), n(report.reported_at)),
+        schema_attribute(),
+    ]);
+    if let Some(reason) = &report.reason {
+        item.insert("reason".to_owned(), s(reason));
+    }
+    item
+}
+
+/// The sort key and the report a `Report` item holds; `table` names the table in errors.
+pub fn report_from_item(table: &str, item: &Item) -> Result<(String, Report), StoreError> {
+    let key = format!(
+        "{}/{}",
+        key_part(item, "room"),
+        key_part(item, "reportedAt")
+    );
+    let read = Reader::new(item, table, key);
+    let kind = read.string("kind")?;
+    let report = Report {
+        room: Room(read.string("room")?),
+        username: read.string("username")?,
+        connection_id: ConnectionId(read.string("connectionId")?),
+        word: read.string("word")?,
+        kind: kind
+            .parse::<ReportKind>()
+            .map_err(|err| read.corrupt(format!("attribute kind: {err}")))?,
+        reason: read.optional_string("reason")?,
+        pattern: read.string("pattern")?,
+        reported_at: read.number("reportedAtMs")?,
+    };
+    Ok((read.string("reportedAt")?, report))
 }
 
 /// A `Game` item: the room, its game's version (what saves are conditional on), the game as

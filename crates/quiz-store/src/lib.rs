@@ -1,5 +1,5 @@
-//! Where the chosung quiz keeps its facts: connections (`User`), chat lines (`Chat`) and each
-//! room's game (`Game`).
+//! Where the chosung quiz keeps its facts: connections (`User`), chat lines (`Chat`), each
+//! room's game (`Game`) and players' word reports (`Report`).
 //!
 //! On AWS Lambda nothing survives between invocations, so every fact lives in a table, and
 //! concurrency is decided here: two players answering in the same millisecond are two
@@ -13,7 +13,8 @@
 //! Two implementations share one conformance suite: [`DynamoStore`] (DynamoDB) and
 //! [`MemoryStore`] (in-process, for local play with no AWS; it keeps the newest
 //! [`MEMORY_CHAT_LINES_PER_ROOM`] lines of each room and forgets rooms left with no connection,
-//! game included).
+//! game included, and keeps the newest [`MEMORY_REPORTS_PER_ROOM`] reports of the
+//! [`MEMORY_REPORT_ROOMS`] rooms reported in last).
 //!
 //! [`table_specs`] describes the tables once; [`create_tables`] builds them from it (for
 //! DynamoDB Local and tests) and a test holds `infra/template.yaml` to the same description.
@@ -42,14 +43,18 @@ pub use flood::{
     MAX_REFUSALS_PER_WINDOW, REFUSAL_WINDOW_MS,
 };
 pub use keys::{chat_key_suffix, chat_sort_key, iso8601_millis};
-pub use memory::{MemoryStats, MemoryStore, DEFAULT_IDLE_ROOM_TTL, MEMORY_CHAT_LINES_PER_ROOM};
+pub use memory::{
+    MemoryStats, MemoryStore, DEFAULT_IDLE_ROOM_TTL, MEMORY_CHAT_LINES_PER_ROOM,
+    MEMORY_REPORTS_PER_ROOM, MEMORY_REPORT_ROOMS,
+};
 pub use schema::{table_specs, IndexSpec, KeyAttribute, TableSpec};
 pub use types::*;
 
 /// The storage interface, shaped by what a WebSocket handler needs.
 ///
 /// Every method is one round trip to the backend, except that listing a room's connections and
-/// reading chat history may take one more per page of results.
+/// reading chat history or reports may take one more per page of results (and listing a room
+/// one more while its new index is being built, see [`Store::room_members`]).
 pub trait Store: Send + Sync {
     /// Records a new connection (overwriting a stale row with the same id).
     fn put_connection(
@@ -107,11 +112,23 @@ pub trait Store: Send + Sync {
         window: u64,
     ) -> impl Future<Output = Result<u32, StoreError>> + Send;
 
-    /// The ids of every connection in a room (a query on the room index, never a scan).
+    /// The ids of every connection in a room: those of [`Store::room_members`], with the same
+    /// one Query.
     fn room_connections(
         &self,
         room: &Room,
     ) -> impl Future<Output = Result<Vec<ConnectionId>, StoreError>> + Send;
+
+    /// Every connection in a room and whether it has a username (a player) or not (a
+    /// spectator), from one Query on the room's index (never a scan).
+    ///
+    /// On DynamoDB, while the `room-members` index does not exist yet or is still being built
+    /// (a stack update adds it and does not wait for it), the older `room-index` answers, and
+    /// every connection counts as named, as the release before this one assumed.
+    fn room_members(
+        &self,
+        room: &Room,
+    ) -> impl Future<Output = Result<Vec<RoomMember>, StoreError>> + Send;
 
     /// Appends a chat line; lines sent in the same millisecond never overwrite each other.
     fn append_chat(
@@ -134,6 +151,18 @@ pub trait Store: Send + Sync {
         room: &Room,
         limit: usize,
     ) -> impl Future<Output = Result<Vec<ChatLine>, StoreError>> + Send;
+
+    /// Keeps a player's word report; two reports in the same millisecond never overwrite each
+    /// other.
+    fn save_report(&self, report: &Report) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The room's `limit` most recent reports, oldest first (the newest last). For tests and
+    /// operators' tools: the deployed function only writes reports.
+    fn recent_reports(
+        &self,
+        room: &Room,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<Report>, StoreError>> + Send;
 
     /// The room's game, or `None` when the room has none yet.
     ///

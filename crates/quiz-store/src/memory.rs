@@ -1,4 +1,4 @@
-//! [`MemoryStore`]: the three tables as maps in this process, for local play with no AWS and no
+//! [`MemoryStore`]: the four tables as maps in this process, for local play with no AWS and no
 //! Java.
 //!
 //! It keeps DynamoDB's semantics where callers can observe them: a game save is conditional on
@@ -6,7 +6,7 @@
 //! compare-and-set, chat keys are built by [`crate::chat_sort_key`] exactly as in DynamoDB, and
 //! removing a missing row is not an error.
 //!
-//! One mutex guards all three tables. Each method takes it once, does all its work under it and
+//! One mutex guards all four tables. Each method takes it once, does all its work under it and
 //! releases it before returning, never across an `.await`: so a method is as atomic as one
 //! DynamoDB request, and safe under many tokio tasks, but every call waits for every other. The
 //! work under the lock is what the call reads or writes, not the size of the store: a room's
@@ -28,6 +28,10 @@
 //!   lines *and their game, scores included*, go. A player who comes back later starts a new
 //!   game. A room with at least one connection is never forgotten. A room that holds nothing
 //!   (its last connection left, no chat line, no game) is dropped at once.
+//! - **Reports** are kept apart from the rooms, so an idle room does not take them along
+//!   (operators review them later): the newest [`MEMORY_REPORTS_PER_ROOM`] of each room, by
+//!   sort key, for the [`MEMORY_REPORT_ROOMS`] rooms reported in most recently; a report in
+//!   one more room forgets the room reported in longest ago. At most 1,000,000 reports.
 //!
 //! Unlike DynamoDB, rows do not expire by their `expiresAt` attribute (it is only recorded): a
 //! local server sees every disconnect, so stale connections do not pile up. And a room's
@@ -46,8 +50,8 @@ use quiz_core::game::{Game, Millis};
 
 use crate::{
     chat_key_suffix, chat_sort_key, Admission, Binding, ChatLine, Connection, ConnectionId,
-    MessageAdmission, MessageRate, Micros, NewChatLine, RateDecision, Room, Salvaged, Store,
-    StoreError, TableNames,
+    MessageAdmission, MessageRate, Micros, NewChatLine, RateDecision, Report, Room, RoomMember,
+    Salvaged, Store, StoreError, TableNames,
 };
 
 mod import;
@@ -55,6 +59,13 @@ mod import;
 /// How many chat lines [`MemoryStore`] keeps per room: the newest ones, by sort key. At least the
 /// most a `history` request serves (the handler's `MAX_HISTORY`, 50).
 pub const MEMORY_CHAT_LINES_PER_ROOM: usize = 50;
+
+/// How many reports [`MemoryStore`] keeps per room: the newest ones, by sort key.
+pub const MEMORY_REPORTS_PER_ROOM: usize = 1_000;
+
+/// How many rooms' reports [`MemoryStore`] keeps: those reported in most recently. With
+/// [`MEMORY_REPORTS_PER_ROOM`], the bound on every report kept.
+pub const MEMORY_REPORT_ROOMS: usize = 1_000;
 
 /// How long [`MemoryStore`] keeps a room that has no connections before forgetting it (its chat
 /// lines and its game, scores included), unless [`MemoryStore::with_idle_room_ttl`] says
@@ -81,6 +92,8 @@ pub struct MemoryStats {
     pub chat_lines: usize,
     /// Games, in every room.
     pub games: usize,
+    /// Word reports, in every room (kept apart from the rooms above).
+    pub reports: usize,
 }
 
 #[derive(Debug)]
@@ -92,6 +105,7 @@ struct Tables {
     /// whose `idle_since` is set, with that instant.
     idle: BTreeSet<(Instant, Room)>,
     idle_room_ttl: Duration,
+    reports: Reports,
 }
 
 impl Default for Tables {
@@ -101,6 +115,61 @@ impl Default for Tables {
             rooms: HashMap::new(),
             idle: BTreeSet::new(),
             idle_room_ttl: DEFAULT_IDLE_ROOM_TTL,
+            reports: Reports::default(),
+        }
+    }
+}
+
+/// The `Report` table: each room's newest reports, for the rooms reported in last.
+#[derive(Debug, Default)]
+struct Reports {
+    rooms: HashMap<Room, RoomReports>,
+    /// The rooms by when they were last reported in (a count of reports), longest ago first.
+    /// Exactly the rooms of `rooms`, each under its `last`.
+    recency: BTreeMap<u64, Room>,
+    counter: u64,
+}
+
+#[derive(Debug)]
+struct RoomReports {
+    /// When the room was last reported in, as a key of [`Reports::recency`].
+    last: u64,
+    /// By sort key: a BTreeMap is the table's key order. At most [`MEMORY_REPORTS_PER_ROOM`].
+    by_key: BTreeMap<String, Report>,
+}
+
+impl Reports {
+    fn contains(&self, room: &Room, key: &str) -> bool {
+        self.rooms
+            .get(room)
+            .is_some_and(|reports| reports.by_key.contains_key(key))
+    }
+
+    /// Stores a report under its key, dropping the room's oldest past the cap and the room
+    /// reported in longest ago past the room cap.
+    fn put(&mut self, key: String, report: Report) {
+        self.counter = self.counter.wrapping_add(1);
+        let now = self.counter;
+        let room = report.room.clone();
+        let reports = self
+            .rooms
+            .entry(room.clone())
+            .or_insert_with(|| RoomReports {
+                last: now,
+                by_key: BTreeMap::new(),
+            });
+        self.recency.remove(&reports.last);
+        reports.last = now;
+        self.recency.insert(now, room);
+        reports.by_key.insert(key, report);
+        while reports.by_key.len() > MEMORY_REPORTS_PER_ROOM {
+            reports.by_key.pop_first();
+        }
+        while self.rooms.len() > MEMORY_REPORT_ROOMS {
+            let Some((_, forgotten)) = self.recency.pop_first() else {
+                break;
+            };
+            self.rooms.remove(&forgotten);
         }
     }
 }
@@ -256,7 +325,7 @@ impl MemoryStore {
         self.lock().sweep(now)
     }
 
-    /// What the store holds now. Counting the chat lines visits every room.
+    /// What the store holds now. Counting the chat lines and reports visits every room.
     pub fn stats(&self) -> MemoryStats {
         let tables = self.lock();
         MemoryStats {
@@ -269,6 +338,12 @@ impl MemoryStore {
                 .values()
                 .filter(|room| room.game.is_some())
                 .count(),
+            reports: tables
+                .reports
+                .rooms
+                .values()
+                .map(|reports| reports.by_key.len())
+                .sum(),
         }
     }
 
@@ -408,6 +483,25 @@ impl Store for MemoryStore {
             .unwrap_or_default())
     }
 
+    async fn room_members(&self, room: &Room) -> Result<Vec<RoomMember>, StoreError> {
+        let tables = self.lock();
+        let Some(state) = tables.rooms.get(room) else {
+            return Ok(Vec::new());
+        };
+        // The rows are here, so whether each has a name is exact (DynamoDB's index may lag).
+        Ok(state
+            .connections
+            .iter()
+            .map(|id| RoomMember {
+                id: id.clone(),
+                named: tables
+                    .users
+                    .get(id)
+                    .is_some_and(|user| user.connection.username.is_some()),
+            })
+            .collect())
+    }
+
     async fn append_chat(&self, line: &NewChatLine) -> Result<ChatLine, StoreError> {
         let now = Instant::now();
         let mut tables = self.lock_for_write(now);
@@ -461,6 +555,28 @@ impl Store for MemoryStore {
             return Ok(Vec::new());
         };
         let mut recent: Vec<ChatLine> = state.chat.values().rev().take(limit).cloned().collect();
+        recent.reverse();
+        Ok(recent)
+    }
+
+    async fn save_report(&self, report: &Report) -> Result<(), StoreError> {
+        let mut tables = self.lock_for_write(Instant::now());
+        let key = loop {
+            let key = chat_sort_key(report.reported_at, &chat_key_suffix());
+            if !tables.reports.contains(&report.room, &key) {
+                break key;
+            }
+        };
+        tables.reports.put(key, report.clone());
+        Ok(())
+    }
+
+    async fn recent_reports(&self, room: &Room, limit: usize) -> Result<Vec<Report>, StoreError> {
+        let tables = self.lock();
+        let Some(reports) = tables.reports.rooms.get(room) else {
+            return Ok(Vec::new());
+        };
+        let mut recent: Vec<Report> = reports.by_key.values().rev().take(limit).cloned().collect();
         recent.reverse();
         Ok(recent)
     }

@@ -1,4 +1,4 @@
-//! The three tables' keys, index and TTL, written down once.
+//! The four tables' keys, indexes and TTL, written down once.
 //!
 //! Two things build these tables: `infra/template.yaml` (CloudFormation, in AWS) and
 //! [`crate::create_tables`] (DynamoDB Local, tests, a fresh account). [`table_specs`] is the one
@@ -6,8 +6,19 @@
 //! template with it, and another compares what DynamoDB Local reports after `create_tables`.
 //! The values are spelled as CloudFormation and the DynamoDB API spell them (`S`, `HASH`,
 //! `KEYS_ONLY`), so the comparison is plain string equality.
+//!
+//! # Why the `User` table has two indexes by room
+//!
+//! `room-index` (keys only) listed a room's connections until a broadcast also needed to know
+//! which of them have a name. That needs `username` in the index, and CloudFormation cannot
+//! change an existing index's projection: an update may only add one index or delete one, not
+//! both at once. So this release adds `room-members` (the same keys, projecting `username`) and
+//! keeps `room-index` declared. The store queries `room-members`, and falls back to
+//! `room-index` while the new index is still being built (CloudFormation does not wait for
+//! that). A later release, once every stack has `room-members` active, deletes `room-index`
+//! (in its own stack update) together with the fallback.
 
-use crate::{TableNames, ROOM_INDEX};
+use crate::{TableNames, ROOM_INDEX, ROOM_MEMBERS_INDEX};
 
 /// One key attribute: its name and DynamoDB scalar type (`S`, `N` or `B`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -24,6 +35,8 @@ pub struct IndexSpec {
     pub sort_key: Option<KeyAttribute>,
     /// `KEYS_ONLY`, `INCLUDE` or `ALL`.
     pub projection_type: &'static str,
+    /// With `INCLUDE`, the attributes the index carries beyond the keys; empty otherwise.
+    pub non_key_attributes: &'static [&'static str],
 }
 
 /// A table as the store needs it.
@@ -65,20 +78,27 @@ const fn string_key(name: &'static str) -> KeyAttribute {
     }
 }
 
-/// The `User`, `Chat` and `Game` tables, in that order, under the given names.
-pub fn table_specs(names: &TableNames) -> [TableSpec; 3] {
+/// The `User`, `Chat`, `Game` and `Report` tables, in that order, under the given names.
+pub fn table_specs(names: &TableNames) -> [TableSpec; 4] {
+    let by_room = |name, projection_type, non_key_attributes| IndexSpec {
+        name,
+        partition_key: string_key("room"),
+        sort_key: Some(string_key("connectionId")),
+        projection_type,
+        non_key_attributes,
+    };
     [
         TableSpec {
             name: names.user.clone(),
             partition_key: string_key("connectionId"),
             sort_key: None,
-            indexes: vec![IndexSpec {
-                name: ROOM_INDEX,
-                partition_key: string_key("room"),
-                sort_key: Some(string_key("connectionId")),
-                // A broadcast only needs the ids, and a keys-only index is the cheapest to keep.
-                projection_type: "KEYS_ONLY",
-            }],
+            indexes: vec![
+                // Unused but for the fallback; kept until a later release can delete it (see
+                // the module's docs).
+                by_room(ROOM_INDEX, "KEYS_ONLY", &[]),
+                // A broadcast needs the ids and who has a name, and nothing else.
+                by_room(ROOM_MEMBERS_INDEX, "INCLUDE", &["username"]),
+            ],
             ttl_attribute: Some("expiresAt"),
             billing_mode: "PAY_PER_REQUEST",
         },
@@ -96,6 +116,17 @@ pub fn table_specs(names: &TableNames) -> [TableSpec; 3] {
             sort_key: None,
             indexes: Vec::new(),
             // A room's game is small and is what brings a returning room back where it was.
+            ttl_attribute: None,
+            billing_mode: "PAY_PER_REQUEST",
+        },
+        TableSpec {
+            name: names.report.clone(),
+            partition_key: string_key("room"),
+            // Built like the Chat table's `sentAt`, so reports sort by time and two in one
+            // millisecond both stay.
+            sort_key: Some(string_key("reportedAt")),
+            indexes: Vec::new(),
+            // Operators review reports later, whenever that is.
             ttl_attribute: None,
             billing_mode: "PAY_PER_REQUEST",
         },

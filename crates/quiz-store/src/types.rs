@@ -43,22 +43,41 @@ pub struct Connection {
     pub room: Room,
     /// Bound by the first message that names a player; never changes afterwards.
     pub username: Option<String>,
+    /// The question theme the client asked for on connect (`?theme=`), `None` when it asked
+    /// for none. Kept in the row because a later message may reach another handler instance.
+    pub theme: Option<String>,
     pub connected_at: Millis,
     /// Epoch seconds after which DynamoDB's TTL may delete the row.
     pub expires_at: u64,
 }
 
 impl Connection {
-    /// A connection opened at `now`, expiring after [`CONNECTION_TTL_SECS`].
+    /// A connection opened at `now`, expiring after [`CONNECTION_TTL_SECS`], with no theme
+    /// (see [`Connection::with_theme`]).
     pub fn new(id: ConnectionId, room: Room, username: Option<String>, now: Millis) -> Self {
         Connection {
             id,
             room,
             username,
+            theme: None,
             connected_at: now,
             expires_at: crate::epoch_seconds(now) + CONNECTION_TTL_SECS,
         }
     }
+
+    /// The same connection with the theme it asked for.
+    pub fn with_theme(mut self, theme: Option<String>) -> Self {
+        self.theme = theme;
+        self
+    }
+}
+
+/// One connection of a room as [`crate::Store::room_members`] lists it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RoomMember {
+    pub id: ConnectionId,
+    /// Whether the connection has a username (a player); one without is a spectator.
+    pub named: bool,
 }
 
 /// The result of [`crate::Store::bind_username`].
@@ -96,6 +115,62 @@ pub struct ChatLine {
     pub connection_id: ConnectionId,
     pub correct: bool,
     pub expires_at: Option<u64>,
+}
+
+/// What a [`Report`] asks for: a word added to the dictionary, or removed from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ReportKind {
+    Add,
+    Remove,
+}
+
+impl ReportKind {
+    /// `add` or `remove`, as items store it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReportKind::Add => "add",
+            ReportKind::Remove => "remove",
+        }
+    }
+}
+
+impl fmt::Display for ReportKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A report kind that is neither `add` nor `remove`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("a report kind is add or remove, found {0:?}")]
+pub struct UnknownReportKind(pub String);
+
+impl std::str::FromStr for ReportKind {
+    type Err = UnknownReportKind;
+
+    /// `add` or `remove`, exactly as [`ReportKind::as_str`] writes them.
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text {
+            "add" => Ok(ReportKind::Add),
+            "remove" => Ok(ReportKind::Remove),
+            other => Err(UnknownReportKind(other.to_owned())),
+        }
+    }
+}
+
+/// A player's report of a word to add to or remove from the dictionary, kept in the `Report`
+/// table for operators to review.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Report {
+    pub room: Room,
+    pub username: String,
+    pub connection_id: ConnectionId,
+    pub word: String,
+    pub kind: ReportKind,
+    pub reason: Option<String>,
+    /// The round's pattern when the word was reported, e.g. `ㄱㅇㅈ`.
+    pub pattern: String,
+    pub reported_at: Millis,
 }
 
 /// An error from the backend (the AWS SDK's), kept as a [`StoreError`]'s source.
@@ -320,13 +395,14 @@ pub struct Salvaged {
     pub scores: BTreeMap<String, u32>,
 }
 
-/// The three table names, from `USER_TABLE`, `CHAT_TABLE` and `GAME_TABLE` (defaults `User`,
-/// `Chat`, `Game`).
+/// The four table names, from `USER_TABLE`, `CHAT_TABLE`, `GAME_TABLE` and `REPORT_TABLE`
+/// (defaults `User`, `Chat`, `Game`, `Report`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TableNames {
     pub user: String,
     pub chat: String,
     pub game: String,
+    pub report: String,
 }
 
 impl Default for TableNames {
@@ -335,6 +411,7 @@ impl Default for TableNames {
             user: "User".into(),
             chat: "Chat".into(),
             game: "Game".into(),
+            report: "Report".into(),
         }
     }
 }
@@ -348,6 +425,7 @@ impl TableNames {
             user: get("USER_TABLE", defaults.user),
             chat: get("CHAT_TABLE", defaults.chat),
             game: get("GAME_TABLE", defaults.game),
+            report: get("REPORT_TABLE", defaults.report),
         }
     }
 
@@ -358,9 +436,16 @@ impl TableNames {
             user: format!("{prefix}{}", defaults.user),
             chat: format!("{prefix}{}", defaults.chat),
             game: format!("{prefix}{}", defaults.game),
+            report: format!("{prefix}{}", defaults.report),
         }
     }
 }
 
-/// The name of the `User` table's index of connections by room.
+/// The `User` table's first index of connections by room (keys only). No longer queried
+/// except as [`ROOM_MEMBERS_INDEX`]'s fallback while that one is being built; see
+/// `schema.rs` for why it stays declared.
 pub const ROOM_INDEX: &str = "room-index";
+
+/// The `User` table's index of connections by room that also carries each one's `username`,
+/// so one Query tells players from spectators.
+pub const ROOM_MEMBERS_INDEX: &str = "room-members";

@@ -11,21 +11,28 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use aws_sdk_dynamodb::client::Waiters;
 use aws_sdk_dynamodb::config::retry::RetryConfig;
 use aws_sdk_dynamodb::error::DisplayErrorContext;
-use aws_sdk_dynamodb::types::{AttributeValue, TimeToLiveStatus};
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, CreateGlobalSecondaryIndexAction,
+    GlobalSecondaryIndex, GlobalSecondaryIndexUpdate, IndexStatus, KeySchemaElement, KeyType,
+    Projection, ProjectionType, ScalarAttributeType, TimeToLiveStatus,
+};
 use quiz_core::game::Game;
 use quiz_store::items;
 use quiz_store::{
-    table_specs, update_game, Connection, ConnectionId, DynamoStore, ErrorKind, NewChatLine, Room,
-    Store, StoreError, TableNames, CONNECTION_TTL_SECS,
+    table_specs, update_game, Connection, ConnectionId, DynamoStore, ErrorKind, NewChatLine,
+    Report, ReportKind, Room, RoomMember, Store, StoreError, TableNames, CONNECTION_TTL_SECS,
+    ROOM_INDEX, ROOM_MEMBERS_INDEX,
 };
 use quiz_testkit::dynamodb_local::{self, fresh_store, local_dynamo};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-/// An index as (name, key schema as (attribute, HASH or RANGE), projection type).
-type Index = (String, Vec<(String, String)>, String);
+/// An index as (name, key schema as (attribute, HASH or RANGE), projection type, non-key
+/// attributes).
+type Index = (String, Vec<(String, String)>, String, Vec<String>);
 
 conformance_suite!(async {
     fresh_store()
@@ -92,6 +99,7 @@ async fn user_rows_expire_through_ttl_on_expires_at() {
         (&names.user, Some("expiresAt")),
         (&names.chat, Some("expiresAt")),
         (&names.game, None),
+        (&names.report, None),
     ] {
         let ttl = store
             .client()
@@ -150,7 +158,10 @@ async fn chat_items_have_the_documented_shape() {
         ("connectionId".into(), s("conn-1")),
         ("correct".into(), AttributeValue::Bool(true)),
         ("expiresAt".into(), AttributeValue::N("4200000000".into())),
-        ("schemaVersion".into(), AttributeValue::N("1".into())),
+        (
+            "schemaVersion".into(),
+            AttributeValue::N(items::SCHEMA_VERSION.to_string()),
+        ),
     ]);
     assert_eq!(item, &expected);
     assert!(
@@ -195,7 +206,7 @@ async fn game_items_hold_version_and_state_map() {
     assert_eq!(items::schema_version(item), items::SCHEMA_VERSION);
     assert_eq!(
         item.get("schemaVersion"),
-        Some(&AttributeValue::N("1".into()))
+        Some(&AttributeValue::N("2".into()))
     );
 }
 
@@ -323,6 +334,10 @@ async fn create_tables_matches_the_specs_and_is_idempotent() {
                         .and_then(|p| p.projection_type())
                         .map(|p| p.as_str().to_owned())
                         .unwrap_or_default(),
+                    index
+                        .projection()
+                        .map(|p| p.non_key_attributes().to_vec())
+                        .unwrap_or_default(),
                 )
             })
             .collect();
@@ -338,10 +353,20 @@ async fn create_tables_matches_the_specs_and_is_idempotent() {
                     index.name.to_owned(),
                     keys,
                     index.projection_type.to_owned(),
+                    index
+                        .non_key_attributes
+                        .iter()
+                        .map(|name| (*name).to_owned())
+                        .collect(),
                 )
             })
             .collect();
-        assert_eq!(indexes, expected_indexes, "{}", spec.name);
+        // DescribeTable lists the indexes in no particular order.
+        let sorted = |mut indexes: Vec<Index>| {
+            indexes.sort();
+            indexes
+        };
+        assert_eq!(sorted(indexes), sorted(expected_indexes), "{}", spec.name);
 
         let billing = table
             .billing_mode_summary()
@@ -760,6 +785,7 @@ async fn the_harness_reports_its_endpoint_and_child_environment() {
     let tables = TableNames::with_prefix("x-");
     let table_env: HashMap<&str, String> = dynamodb_local::table_env(&tables).into_iter().collect();
     assert_eq!(table_env["GAME_TABLE"], "x-Game");
+    assert_eq!(table_env["REPORT_TABLE"], "x-Report");
     // Prefixes never repeat.
     assert_ne!(
         dynamodb_local::unique_prefix(),
@@ -899,4 +925,358 @@ async fn a_chat_line_whose_answer_was_lost_is_stored_once() {
     assert_eq!(lines.len(), 1, "one message, one line: {lines:?}");
     assert_eq!(lines[0].sent_at, stored.sent_at);
     assert_eq!(lines[0].content, "강아지");
+}
+
+#[tokio::test]
+async fn user_rows_carry_a_theme_only_when_one_was_asked_for() {
+    let store = store().await;
+    let raw_row = |conn: &'static str| {
+        let store = store.clone();
+        async move {
+            store
+                .client()
+                .get_item()
+                .table_name(&store.table_names().user)
+                .key("connectionId", s(conn))
+                .send()
+                .await
+                .unwrap()
+                .item()
+                .cloned()
+                .expect("the row was written")
+        }
+    };
+    let themed = Connection::new(
+        ConnectionId("themed".into()),
+        Room("lobby".into()),
+        None,
+        conformance::NOW,
+    )
+    .with_theme(Some("동물".into()));
+    store.put_connection(&themed).await.unwrap();
+    let item = raw_row("themed").await;
+    assert_eq!(item.get("theme"), Some(&s("동물")));
+    assert_eq!(items::schema_version(&item), items::SCHEMA_VERSION);
+
+    let plain = Connection::new(
+        ConnectionId("plain".into()),
+        Room("lobby".into()),
+        None,
+        conformance::NOW,
+    );
+    store.put_connection(&plain).await.unwrap();
+    assert!(!raw_row("plain").await.contains_key("theme"));
+
+    // A row of the release before themes (schema version 1) reads with none.
+    let mut old = raw_row("themed").await;
+    old.remove("theme");
+    old.insert("connectionId".into(), s("old"));
+    old.insert("schemaVersion".into(), AttributeValue::N("1".into()));
+    put_raw(&store, &store.table_names().user, old).await;
+    let read = store
+        .get_connection(&ConnectionId("old".into()))
+        .await
+        .unwrap()
+        .expect("the old row");
+    assert_eq!(read.theme, None);
+    assert_eq!(read.room, Room("lobby".into()));
+}
+
+#[tokio::test]
+async fn report_items_have_the_documented_shape() {
+    let store = store().await;
+    let report = Report {
+        room: Room("lobby".into()),
+        username: "민지".into(),
+        connection_id: ConnectionId("conn-1".into()),
+        word: "강아지".into(),
+        kind: ReportKind::Remove,
+        reason: Some("사전에 없어요".into()),
+        pattern: "ㄱㅇㅈ".into(),
+        reported_at: conformance::NOW + 123,
+    };
+    store.save_report(&report).await.unwrap();
+    store
+        .save_report(&Report {
+            kind: ReportKind::Add,
+            reason: None,
+            ..report.clone()
+        })
+        .await
+        .unwrap();
+    let raw = store
+        .client()
+        .query()
+        .table_name(&store.table_names().report)
+        .key_condition_expression("#room = :room")
+        .expression_attribute_names("#room", "room")
+        .expression_attribute_values(":room", s("lobby"))
+        .send()
+        .await
+        .unwrap();
+    let stored = raw.items();
+    assert_eq!(
+        stored.len(),
+        2,
+        "two reports in one millisecond: {stored:?}"
+    );
+    let with_reason = stored
+        .iter()
+        .find(|item| item.contains_key("reason"))
+        .expect("the report with a reason");
+    let Some(AttributeValue::S(key)) = with_reason.get("reportedAt") else {
+        panic!("reportedAt must be a string: {with_reason:?}");
+    };
+    assert!(key.starts_with("2100-01-01T00:00:00.123Z#"), "{key}");
+    let expected: HashMap<String, AttributeValue> = HashMap::from([
+        ("room".into(), s("lobby")),
+        ("reportedAt".into(), s(key)),
+        ("username".into(), s("민지")),
+        ("connectionId".into(), s("conn-1")),
+        ("word".into(), s("강아지")),
+        ("kind".into(), s("remove")),
+        ("reason".into(), s("사전에 없어요")),
+        ("pattern".into(), s("ㄱㅇㅈ")),
+        (
+            "reportedAtMs".into(),
+            AttributeValue::N((conformance::NOW + 123).to_string()),
+        ),
+        ("schemaVersion".into(), AttributeValue::N("2".into())),
+    ]);
+    assert_eq!(with_reason, &expected);
+    let without = stored
+        .iter()
+        .find(|item| !item.contains_key("reason"))
+        .expect("the report without a reason");
+    assert_eq!(without.get("kind"), Some(&s("add")));
+
+    // A kind this release does not know is an unreadable item, named.
+    let mut odd = without.clone();
+    odd.insert("kind".into(), s("rename"));
+    odd.insert("reportedAt".into(), s("2100-01-02T00:00:00.000Z#00000000"));
+    put_raw(&store, &store.table_names().report, odd).await;
+    let (table, key, reason) = corrupt_of(store.recent_reports(&Room("lobby".into()), 10).await);
+    assert_eq!(table, store.table_names().report);
+    assert_eq!(key, "lobby/2100-01-02T00:00:00.000Z#00000000");
+    assert!(reason.contains("rename"), "{reason}");
+}
+
+/// The `User` table as the release before `room-members` created it: `room-index` only.
+async fn create_previous_user_table(store: &DynamoStore) {
+    let key = |name: &str, key_type: KeyType| {
+        KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(key_type)
+            .build()
+            .unwrap()
+    };
+    let attribute = |name: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(name)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .unwrap()
+    };
+    let table = &store.table_names().user;
+    store
+        .client()
+        .create_table()
+        .table_name(table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(attribute("connectionId"))
+        .attribute_definitions(attribute("room"))
+        .key_schema(key("connectionId", KeyType::Hash))
+        .global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name(ROOM_INDEX)
+                .key_schema(key("room", KeyType::Hash))
+                .key_schema(key("connectionId", KeyType::Range))
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::KeysOnly)
+                        .build(),
+                )
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    store
+        .client()
+        .wait_until_table_exists()
+        .table_name(table)
+        .wait(std::time::Duration::from_secs(60))
+        .await
+        .unwrap();
+}
+
+/// A stack update adds `room-members` and does not wait for it: until it is there, the room
+/// is listed on `room-index`, every connection named; once it is there, exactly.
+#[tokio::test]
+async fn room_members_fall_back_to_the_older_index_until_the_new_one_is_there() {
+    let local = local_dynamo().await.unwrap();
+    let store = DynamoStore::new(
+        local.client(),
+        TableNames::with_prefix(&dynamodb_local::unique_prefix()),
+    );
+    create_previous_user_table(&store).await;
+    for (conn, name) in [("c1", None), ("c2", Some("민지")), ("c3", None)] {
+        store
+            .put_connection(&Connection::new(
+                ConnectionId(conn.into()),
+                Room("lobby".into()),
+                name.map(Into::into),
+                conformance::NOW,
+            ))
+            .await
+            .unwrap();
+    }
+    let lobby = Room("lobby".into());
+    let member = |conn: &str, named: bool| RoomMember {
+        id: ConnectionId(conn.into()),
+        named,
+    };
+    let sorted = |mut members: Vec<RoomMember>| {
+        members.sort();
+        members
+    };
+
+    // What the new index's Query answers now: the refusal the fallback must recognise.
+    let refused = store
+        .client()
+        .query()
+        .table_name(&store.table_names().user)
+        .index_name(ROOM_MEMBERS_INDEX)
+        .key_condition_expression("#room = :room")
+        .expression_attribute_names("#room", "room")
+        .expression_attribute_values(":room", s("lobby"))
+        .send()
+        .await
+        .unwrap_err();
+    let message = format!("{}", DisplayErrorContext(&refused));
+    assert!(
+        message.contains("ValidationException") && message.contains("specified index"),
+        "{message}"
+    );
+
+    assert_eq!(
+        sorted(store.room_members(&lobby).await.unwrap()),
+        vec![member("c1", true), member("c2", true), member("c3", true)]
+    );
+    let mut ids = store.room_connections(&lobby).await.unwrap();
+    ids.sort();
+    assert_eq!(
+        ids,
+        ["c1", "c2", "c3"].map(|c| ConnectionId(c.into())).to_vec()
+    );
+    assert!(store
+        .room_members(&Room("empty".into()))
+        .await
+        .unwrap()
+        .is_empty());
+
+    // The stack update: add the index, as CloudFormation does, and wait until it is active.
+    let table = &store.table_names().user;
+    store
+        .client()
+        .update_table()
+        .table_name(table)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("room")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("connectionId")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
+        .global_secondary_index_updates(
+            GlobalSecondaryIndexUpdate::builder()
+                .create(
+                    CreateGlobalSecondaryIndexAction::builder()
+                        .index_name(ROOM_MEMBERS_INDEX)
+                        .key_schema(
+                            KeySchemaElement::builder()
+                                .attribute_name("room")
+                                .key_type(KeyType::Hash)
+                                .build()
+                                .unwrap(),
+                        )
+                        .key_schema(
+                            KeySchemaElement::builder()
+                                .attribute_name("connectionId")
+                                .key_type(KeyType::Range)
+                                .build()
+                                .unwrap(),
+                        )
+                        .projection(
+                            Projection::builder()
+                                .projection_type(ProjectionType::Include)
+                                .non_key_attributes("username")
+                                .build(),
+                        )
+                        .build()
+                        .unwrap(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    for _ in 0..600 {
+        let described = store
+            .client()
+            .describe_table()
+            .table_name(table)
+            .send()
+            .await
+            .unwrap();
+        let active = described
+            .table()
+            .map(|t| t.global_secondary_indexes())
+            .unwrap_or_default()
+            .iter()
+            .any(|index| {
+                index.index_name() == Some(ROOM_MEMBERS_INDEX)
+                    && index.index_status() == Some(&IndexStatus::Active)
+            });
+        if active {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        sorted(store.room_members(&lobby).await.unwrap()),
+        vec![member("c1", false), member("c2", true), member("c3", false)]
+    );
+    // Another validation error of the same Query is not taken for an index not ready: an
+    // empty room name is no key DynamoDB accepts, and the error names the new index.
+    let err = store.room_members(&Room(String::new())).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Other, "{err}");
+    assert!(err.to_string().contains(ROOM_MEMBERS_INDEX), "{err}");
+
+    store
+        .bind_username(&ConnectionId("c3".into()), "준호")
+        .await
+        .unwrap();
+    assert_eq!(
+        sorted(store.room_members(&lobby).await.unwrap()),
+        vec![member("c1", false), member("c2", true), member("c3", true)]
+    );
+}
+
+/// A missing table is not a missing index: no fallback, the error is `Gone`.
+#[tokio::test]
+async fn room_members_of_a_missing_table_are_gone() {
+    let local = local_dynamo().await.unwrap();
+    let store = DynamoStore::new(local.client(), TableNames::with_prefix("never-created-"));
+    let err = store.room_members(&Room("lobby".into())).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Gone, "{err}");
+    assert!(err.to_string().contains(ROOM_MEMBERS_INDEX), "{err}");
 }

@@ -1,5 +1,5 @@
 //! The conformance suite on [`MemoryStore`], and what only the memory store does: its bounds
-//! (chat lines per room, rooms left with no connection) and its room index.
+//! (chat lines per room, rooms left with no connection, reports) and its room index.
 
 mod conformance;
 
@@ -8,8 +8,9 @@ use std::time::{Duration, Instant};
 
 use quiz_core::game::Game;
 use quiz_store::{
-    ChatLine, Connection, ConnectionId, MemoryStats, MemoryStore, NewChatLine, Room, Store,
-    StoreError, DEFAULT_IDLE_ROOM_TTL, MEMORY_CHAT_LINES_PER_ROOM,
+    ChatLine, Connection, ConnectionId, MemoryStats, MemoryStore, NewChatLine, ReportKind, Room,
+    Store, StoreError, DEFAULT_IDLE_ROOM_TTL, MEMORY_CHAT_LINES_PER_ROOM, MEMORY_REPORTS_PER_ROOM,
+    MEMORY_REPORT_ROOMS,
 };
 
 use conformance::NOW;
@@ -147,6 +148,7 @@ async fn a_room_with_no_connection_is_forgotten_after_the_idle_time_and_not_befo
             idle_rooms: 1,
             chat_lines: 1,
             games: 1,
+            reports: 0,
         }
     );
 
@@ -276,6 +278,7 @@ async fn writes_forget_expired_rooms_by_themselves() {
             idle_rooms: 0,
             chat_lines: 0,
             games: 0,
+            reports: 0,
         }
     );
 }
@@ -389,6 +392,136 @@ async fn room_connections_stay_right_through_many_connects_and_disconnects() {
             idle_rooms: 0,
             chat_lines: 0,
             games: 0,
+            reports: 0,
         }
     );
+}
+
+#[tokio::test]
+async fn a_room_keeps_its_newest_reports() {
+    let store = MemoryStore::new();
+    let total = MEMORY_REPORTS_PER_ROOM + 7;
+    for n in 0..total {
+        let report = conformance::report(
+            "lobby",
+            &format!("낱말{n}"),
+            ReportKind::Add,
+            NOW + n as u64,
+        );
+        store.save_report(&report).await.unwrap();
+    }
+    let kept = store
+        .recent_reports(&room("lobby"), usize::MAX)
+        .await
+        .unwrap();
+    assert_eq!(kept.len(), MEMORY_REPORTS_PER_ROOM);
+    let words: Vec<&str> = kept.iter().map(|r| r.word.as_str()).collect();
+    let expected: Vec<String> = (7..total).map(|n| format!("낱말{n}")).collect();
+    assert_eq!(words, expected, "the newest, oldest first");
+    assert_eq!(store.stats().reports, MEMORY_REPORTS_PER_ROOM);
+    // A report older than every kept one is the one dropped.
+    store
+        .save_report(&conformance::report(
+            "lobby",
+            "늦음",
+            ReportKind::Remove,
+            NOW - 1,
+        ))
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .recent_reports(&room("lobby"), usize::MAX)
+            .await
+            .unwrap(),
+        kept
+    );
+}
+
+#[tokio::test]
+async fn reports_are_kept_for_the_rooms_reported_in_last() {
+    let store = MemoryStore::new();
+    let report = |in_room: &str| conformance::report(in_room, "낱말", ReportKind::Add, NOW);
+    for n in 0..MEMORY_REPORT_ROOMS {
+        store.save_report(&report(&format!("r{n}"))).await.unwrap();
+    }
+    assert_eq!(store.stats().reports, MEMORY_REPORT_ROOMS);
+    // r0 is reported in again, so r1 is now the room reported in longest ago...
+    store.save_report(&report("r0")).await.unwrap();
+    // ...and one room more forgets it.
+    store.save_report(&report("new")).await.unwrap();
+    let count = |in_room: &'static str| {
+        let store = store.clone();
+        async move {
+            store
+                .recent_reports(&room(in_room), 10)
+                .await
+                .unwrap()
+                .len()
+        }
+    };
+    assert_eq!(count("r1").await, 0);
+    assert_eq!(count("r0").await, 2);
+    assert_eq!(count("r2").await, 1);
+    assert_eq!(count("new").await, 1);
+    assert_eq!(store.stats().reports, MEMORY_REPORT_ROOMS + 1);
+    // Reading a room reported in long ago brings nothing back.
+    assert_eq!(count("r1").await, 0);
+}
+
+#[tokio::test]
+async fn reports_outlive_their_idle_room() {
+    let ttl = Duration::from_secs(600);
+    let store = MemoryStore::new().with_idle_room_ttl(ttl);
+    let player = connection("c1", "lobby");
+    store.put_connection(&player).await.unwrap();
+    store
+        .append_chat(&line("lobby", "안녕", NOW))
+        .await
+        .unwrap();
+    let reported = conformance::report("lobby", "안녕", ReportKind::Remove, NOW);
+    store.save_report(&reported).await.unwrap();
+    store.remove_connection(&player.id).await.unwrap();
+    assert_eq!(store.sweep_idle_rooms(Instant::now() + ttl), 1);
+    assert!(store
+        .recent_chat(&room("lobby"), 10)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        store.recent_reports(&room("lobby"), 10).await.unwrap(),
+        vec![reported]
+    );
+    assert_eq!(
+        store.stats(),
+        MemoryStats {
+            reports: 1,
+            ..MemoryStats::default()
+        }
+    );
+}
+
+#[tokio::test]
+async fn room_members_stay_right_as_names_are_bound() {
+    let store = MemoryStore::new();
+    for n in 0..20 {
+        store
+            .put_connection(&connection(&format!("c{n:02}"), "lobby"))
+            .await
+            .unwrap();
+    }
+    for n in (0..20).step_by(3) {
+        store
+            .bind_username(&id(&format!("c{n:02}")), &format!("p{n}"))
+            .await
+            .unwrap();
+    }
+    let members = store.room_members(&room("lobby")).await.unwrap();
+    // In the room index's order, each exactly as its row says.
+    let ids: Vec<ConnectionId> = members.iter().map(|m| m.id.clone()).collect();
+    assert_eq!(ids, store.room_connections(&room("lobby")).await.unwrap());
+    for member in members {
+        let row = store.get_connection(&member.id).await.unwrap().unwrap();
+        assert_eq!(member.named, row.username.is_some(), "{}", member.id);
+    }
 }

@@ -108,12 +108,14 @@ impl LocalDynamo {
     }
 }
 
-/// `USER_TABLE`, `CHAT_TABLE` and `GAME_TABLE` for `tables`, for a child process's environment.
+/// `USER_TABLE`, `CHAT_TABLE`, `GAME_TABLE` and `REPORT_TABLE` for `tables`, for a child
+/// process's environment.
 pub fn table_env(tables: &TableNames) -> Vec<(&'static str, String)> {
     vec![
         ("USER_TABLE", tables.user.clone()),
         ("CHAT_TABLE", tables.chat.clone()),
         ("GAME_TABLE", tables.game.clone()),
+        ("REPORT_TABLE", tables.report.clone()),
     ]
 }
 

@@ -12,7 +12,8 @@ use quiz_core::game::Game;
 
 use super::{MemoryStore, Tables, User};
 use crate::items::{
-    chat_from_item, connection_from_item, flood_from_item, game_from_item, Item, ItemTable,
+    chat_from_item, connection_from_item, flood_from_item, game_from_item, report_from_item, Item,
+    ItemTable,
 };
 use crate::{Room, Salvaged, StoreError};
 
@@ -38,8 +39,9 @@ impl Tables {
 impl MemoryStore {
     /// Stores `item`, an item of `table` as DynamoDB stores it (see [`crate::items`]), as a
     /// PutItem would: replacing the item with the same key. Items are read exactly as the
-    /// DynamoDB store reads them; a `User` or `Chat` item that does not parse is refused with
-    /// [`StoreError::Corrupt`], and a `Game` item that does not parse is kept as unreadable.
+    /// DynamoDB store reads them; a `User`, `Chat` or `Report` item that does not parse is
+    /// refused with [`StoreError::Corrupt`], and a `Game` item that does not parse is kept as
+    /// unreadable.
     pub fn import_item(&self, table: ItemTable, item: &Item) -> Result<(), StoreError> {
         let now = Instant::now();
         match table {
@@ -56,6 +58,10 @@ impl MemoryStore {
             ItemTable::Chat => {
                 let line = chat_from_item(&self.names.chat, item)?;
                 self.lock_for_write(now).put_chat_line(line, now);
+            }
+            ItemTable::Report => {
+                let (key, report) = report_from_item(&self.names.report, item)?;
+                self.lock_for_write(now).reports.put(key, report);
             }
             ItemTable::Game => match game_from_item(&self.names.game, item) {
                 Ok((room, game)) => self.lock_for_write(now).put_game(&room, game, now),

@@ -8,10 +8,10 @@ use std::sync::Arc;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use quiz_core::game::{Game, GameConfig, Rules, Verdict};
-use quiz_store::items::{item_from_json, Item, ItemTable};
+use quiz_store::items::{item_from_json, report_item, Item, ItemTable};
 use quiz_store::{
-    update_game, update_loaded_game, Binding, DynamoStore, ErrorKind, LoadedGame, MemoryStore,
-    MessageRate, NewChatLine, Room, Store, CONNECTION_TTL_SECS,
+    chat_sort_key, update_game, update_loaded_game, Binding, DynamoStore, ErrorKind, LoadedGame,
+    MemoryStore, MessageRate, NewChatLine, Report, ReportKind, Room, Store, CONNECTION_TTL_SECS,
 };
 use tokio::sync::Barrier;
 
@@ -36,6 +36,7 @@ impl RawItems for DynamoStore {
             ItemTable::User => &names.user,
             ItemTable::Chat => &names.chat,
             ItemTable::Game => &names.game,
+            ItemTable::Report => &names.report,
         };
         self.client()
             .put_item()
@@ -520,4 +521,30 @@ pub async fn new_rows_live_beside_old_ones<S: Store + RawItems>(store: &S) {
     let listed = store.room_connections(&room).await.unwrap();
     assert_eq!(listed.len(), fixture.users.len() + 1, "{listed:?}");
     assert!(listed.contains(&connection.id));
+}
+
+/// Report items as the codec writes them (and as an operator's export would hold them) read
+/// back into reports, with and without a reason, in key order.
+pub async fn report_items_read_back_through_the_codec<S: Store + RawItems>(store: &S) {
+    let with_reason = Report {
+        reason: Some("표준국어대사전".into()),
+        ..super::report("lobby", "도토리", ReportKind::Add, NOW + 1)
+    };
+    let without = super::report("lobby", "도토리묵", ReportKind::Remove, NOW);
+    for (report, suffix) in [(&with_reason, "0000000a"), (&without, "0000000b")] {
+        let item = report_item(report, &chat_sort_key(report.reported_at, suffix));
+        assert_eq!(
+            item.get("schemaVersion"),
+            Some(&n(quiz_store::items::SCHEMA_VERSION))
+        );
+        assert_eq!(item.contains_key("reason"), report.reason.is_some());
+        store.put_raw(ItemTable::Report, item).await;
+    }
+    assert_eq!(
+        store
+            .recent_reports(&Room("lobby".into()), 10)
+            .await
+            .unwrap(),
+        vec![without, with_reason]
+    );
 }

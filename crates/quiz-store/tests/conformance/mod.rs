@@ -11,14 +11,16 @@ use quiz_core::game::{Game, GameConfig, Rules, Verdict, VoteKind};
 use quiz_core::words::{parse_word_list, WordBank};
 use quiz_store::{
     update_game, update_loaded_game, Admission, Binding, ChatLine, Connection, ConnectionId,
-    MessageRate, NewChatLine, Room, Store, StoreError, CONNECTION_TTL_SECS,
+    MessageRate, NewChatLine, Report, ReportKind, Room, RoomMember, Store, StoreError,
+    CONNECTION_TTL_SECS,
 };
 use tokio::sync::Barrier;
 
 pub mod items;
 pub use items::{
     an_unreadable_game_restarts_keeping_its_scores, new_rows_live_beside_old_ones,
-    racing_restarts_leave_one_game, v0_items_load_and_play_on, v1_items_load_and_play_on,
+    racing_restarts_leave_one_game, report_items_read_back_through_the_codec,
+    v0_items_load_and_play_on, v1_items_load_and_play_on,
 };
 
 /// 2100-01-01T00:00:00Z: a fixed clock, so tests replay exactly. It is in the future on
@@ -40,6 +42,10 @@ macro_rules! conformance_suite {
             connection_rows_carry_their_ttl,
             bind_username_once,
             room_connections_lists_only_that_room,
+            connections_carry_their_theme,
+            room_members_tell_players_from_spectators,
+            reports_are_kept_in_order_per_room,
+            report_items_read_back_through_the_codec,
             chat_keeps_same_millisecond_lines_and_returns_newest_in_order,
             a_chat_line_verdict_can_be_corrected,
             game_load_and_conditional_save,
@@ -226,6 +232,180 @@ pub async fn room_connections_lists_only_that_room<S: Store>(store: &S) {
         sorted(store.room_connections(&room("lobby")).await.unwrap()),
         vec![id("c1"), id("c3")]
     );
+}
+
+/// The theme a client asked for on connect is kept in its row, and every read of the row
+/// (a read, the allowance's write, a binding) hands it back.
+pub async fn connections_carry_their_theme<S: Store>(store: &S) {
+    let themed =
+        Connection::new(id("themed"), room("lobby"), None, NOW).with_theme(Some("동물".into()));
+    assert_eq!(themed.theme.as_deref(), Some("동물"));
+    store.put_connection(&themed).await.unwrap();
+    assert_eq!(
+        store.get_connection(&themed.id).await.unwrap(),
+        Some(themed.clone())
+    );
+
+    let rate = MessageRate::new(1, 1.0);
+    let admitted = store.admit_message(&themed.id, NOW_US, rate).await.unwrap();
+    assert_eq!(admitted.decision, Admission::Admitted);
+    assert_eq!(admitted.connection, themed);
+    let named = Connection {
+        username: Some("민지".into()),
+        ..themed.clone()
+    };
+    assert_eq!(
+        store.bind_username(&themed.id, "민지").await.unwrap(),
+        Binding::Bound(named.clone())
+    );
+    let refused = store.admit_message(&themed.id, NOW_US, rate).await.unwrap();
+    assert!(matches!(refused.decision, Admission::Refused { .. }));
+    assert_eq!(refused.connection, named);
+    assert_eq!(store.get_connection(&themed.id).await.unwrap(), Some(named));
+
+    // No theme asked for is none, and a reconnection under the same id without one has none.
+    let plain = Connection::new(id("plain"), room("lobby"), Some("준호".into()), NOW);
+    assert_eq!(plain.theme, None);
+    assert_eq!(plain.clone().with_theme(None), plain);
+    store.put_connection(&plain).await.unwrap();
+    assert_eq!(store.get_connection(&plain.id).await.unwrap(), Some(plain));
+    let again = Connection::new(id("themed"), room("lobby"), None, NOW + 1);
+    store.put_connection(&again).await.unwrap();
+    assert_eq!(store.get_connection(&again.id).await.unwrap(), Some(again));
+}
+
+fn member(conn: &str, named: bool) -> RoomMember {
+    RoomMember {
+        id: id(conn),
+        named,
+    }
+}
+
+/// A room's members say who has a name (a player) and who has not (a spectator), from the
+/// same listing that gives the room's connections.
+pub async fn room_members_tell_players_from_spectators<S: Store>(store: &S) {
+    for (conn, in_room, name) in [
+        ("c3", "lobby", Some("민지")),
+        ("c1", "lobby", None),
+        ("c2", "lobby", Some("준호")),
+        ("x1", "side", None),
+        ("x2", "side", Some("유나")),
+    ] {
+        let connection = Connection::new(id(conn), room(in_room), name.map(Into::into), NOW)
+            .with_theme(Some("과일".into()));
+        store.put_connection(&connection).await.unwrap();
+    }
+    let members = |in_room: &'static str| async move {
+        let mut members = store.room_members(&room(in_room)).await.unwrap();
+        members.sort();
+        members
+    };
+    assert_eq!(
+        members("lobby").await,
+        vec![member("c1", false), member("c2", true), member("c3", true)]
+    );
+    assert_eq!(
+        members("side").await,
+        vec![member("x1", false), member("x2", true)]
+    );
+    assert!(members("empty").await.is_empty());
+    let mut ids = store.room_connections(&room("lobby")).await.unwrap();
+    ids.sort();
+    assert_eq!(ids, vec![id("c1"), id("c2"), id("c3")]);
+
+    // A spectator who picks a name becomes a player.
+    store.bind_username(&id("c1"), "영희").await.unwrap();
+    assert_eq!(
+        members("lobby").await,
+        vec![member("c1", true), member("c2", true), member("c3", true)]
+    );
+    store.remove_connection(&id("c2")).await.unwrap();
+    store.remove_connection(&id("x2")).await.unwrap();
+    assert_eq!(
+        members("lobby").await,
+        vec![member("c1", true), member("c3", true)]
+    );
+    assert_eq!(members("side").await, vec![member("x1", false)]);
+}
+
+pub fn report(in_room: &str, word: &str, kind: ReportKind, reported_at: u64) -> Report {
+    Report {
+        room: room(in_room),
+        username: "민지".into(),
+        connection_id: id("conn-1"),
+        word: word.into(),
+        kind,
+        reason: None,
+        pattern: "ㄱㅇㅈ".into(),
+        reported_at,
+    }
+}
+
+/// Reports come back oldest first, newest last; two in the same millisecond are both kept;
+/// kind and reason read back as written.
+pub async fn reports_are_kept_in_order_per_room<S: Store>(store: &S) {
+    assert!(store
+        .recent_reports(&room("lobby"), 10)
+        .await
+        .unwrap()
+        .is_empty());
+    let twin_a = Report {
+        reason: Some("사전에 있는 말이에요".into()),
+        ..report("lobby", "강아지", ReportKind::Add, NOW)
+    };
+    let twin_b = Report {
+        username: "준호".into(),
+        connection_id: id("conn-2"),
+        ..report("lobby", "고양이", ReportKind::Remove, NOW)
+    };
+    let later = report("lobby", "기운줄", ReportKind::Add, NOW + 2_000);
+    let latest = Report {
+        reason: Some("비속어".into()),
+        pattern: "ㅂㄷ".into(),
+        ..report("lobby", "바다", ReportKind::Remove, NOW + 60_000)
+    };
+    let earliest = report("lobby", "가위질", ReportKind::Add, NOW - 1);
+    let elsewhere = report("side", "호랑이", ReportKind::Add, NOW + 5);
+    // Saved out of order: the time, not the arrival, decides the order.
+    for saved in [&twin_a, &latest, &elsewhere, &twin_b, &later, &earliest] {
+        store.save_report(saved).await.unwrap();
+    }
+
+    let all = store.recent_reports(&room("lobby"), 100).await.unwrap();
+    assert_eq!(
+        all.len(),
+        5,
+        "both same-millisecond reports are kept: {all:?}"
+    );
+    assert_eq!(all[0], earliest);
+    assert!(
+        all[1..3].contains(&twin_a) && all[1..3].contains(&twin_b),
+        "{all:?}"
+    );
+    assert_eq!(all[3..], [later.clone(), latest.clone()]);
+    assert_eq!(
+        store.recent_reports(&room("lobby"), 2).await.unwrap(),
+        vec![later, latest]
+    );
+    assert!(store
+        .recent_reports(&room("lobby"), 0)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        store.recent_reports(&room("side"), 10).await.unwrap(),
+        vec![elsewhere]
+    );
+    assert!(store
+        .recent_reports(&room("nowhere"), 10)
+        .await
+        .unwrap()
+        .is_empty());
+
+    // The same report again (a player insisting) is one more report, not an overwrite.
+    store.save_report(&twin_a).await.unwrap();
+    let twice = store.recent_reports(&room("lobby"), 100).await.unwrap();
+    assert_eq!(twice.iter().filter(|r| **r == twin_a).count(), 2);
 }
 
 fn line(in_room: &str, content: &str, sent_at: u64) -> NewChatLine {
