@@ -200,6 +200,9 @@ pub trait Store: Send + Sync {
 
 /// A room's game as [`Store::load_game`] read it, for [`update_loaded_game`]: there, absent,
 /// or there but unreadable (to be restarted).
+// One lives for one event, and it is almost always a game: boxing it would only add an
+// allocation.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum LoadedGame {
     /// The room has no game yet.
