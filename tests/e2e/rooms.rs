@@ -179,6 +179,11 @@ pub async fn the_ranking_shows_the_winner_and_reports_are_kept<S: TestStore>(sto
         "curated words first, then the dictionary's"
     );
     assert_eq!(state["previous"]["answerCount"], 6);
+    watcher.expect_chat("민지", "사랑").await;
+    assert_eq!(
+        watcher.expect_state().await["previous"]["others"],
+        state["previous"]["others"]
+    );
 
     player.send_json(json!({ "action": "ranking" })).await;
     let week = player.next_frame().await;

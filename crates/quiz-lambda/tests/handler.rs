@@ -161,6 +161,8 @@ fn body(response: &ApiGatewayProxyResponse) -> Option<Value> {
 }
 
 /// Both players connected to room `general`.
+/// Minji (named on connect) and Junho (no name yet: a spectator until he sends one) in room
+/// `general`.
 async fn two_players(app: &TestApp) {
     let minji = send(app, fixture("connect.json")).await;
     assert_eq!(minji.status_code, 200);
@@ -670,6 +672,15 @@ async fn a_room_nobody_is_in_ends_its_timer_chain() {
 async fn only_writes_that_set_a_new_wake_up_schedule_a_timer() {
     let app = app();
     started_game(&app).await;
+    // Junho takes a name, so Minji's give-up vote below is one of two needed.
+    let join = from(
+        with_body(
+            fixture("message-start.json"),
+            r#"{"action":"join","username":"준호"}"#,
+        ),
+        JUNHO,
+    );
+    send(&app, join).await;
     // A chat changes nothing; a vote changes the game but not its clock.
     send(
         &app,
