@@ -38,7 +38,7 @@ struct Args {
 
     /// Where connections, chat and games are kept: `memory` (inside this process, gone when it
     /// stops) or `dynamodb` (the tables of `--dynamodb-endpoint`, or without it the AWS account
-    /// of your credentials, with table names from USER_TABLE, CHAT_TABLE and GAME_TABLE).
+    /// of your credentials, with table names from USER_TABLE, CHAT_TABLE, GAME_TABLE and REPORT_TABLE).
     #[arg(long, value_enum, default_value_t = StoreKind::Memory)]
     store: StoreKind,
 
@@ -259,8 +259,8 @@ async fn run(args: Args) -> Result<(), LocalError> {
                 None => "DynamoDB of your AWS credentials".to_owned(),
             };
             let shown = format!(
-                "{place} (tables {}, {}, {})",
-                names.user, names.chat, names.game
+                "{place} (tables {}, {}, {}, {})",
+                names.user, names.chat, names.game, names.report
             );
             (server, shown)
         }

@@ -417,7 +417,7 @@ impl Drop for RunningServer {
 /// [`LOCAL_ACCESS_KEY_ID`] credentials in [`LOCAL_REGION`], and the tables created if they are
 /// missing. Without one: [`DynamoStore::from_env`], the store the Lambda function uses (the
 /// AWS credential chain, `DYNAMODB_ENDPOINT`, existing tables). Table names come from
-/// `USER_TABLE`, `CHAT_TABLE` and `GAME_TABLE` either way.
+/// `USER_TABLE`, `CHAT_TABLE`, `GAME_TABLE` and `REPORT_TABLE` either way.
 pub async fn dynamo_store(endpoint: Option<&str>) -> Result<DynamoStore, LocalError> {
     let Some(endpoint) = endpoint else {
         return Ok(DynamoStore::from_env().await);

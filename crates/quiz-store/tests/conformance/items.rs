@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use quiz_core::game::{Game, GameConfig, Rules, Verdict};
+use quiz_core::ranking::Period;
 use quiz_store::items::{item_from_json, report_item, Item, ItemTable};
 use quiz_store::{
     chat_sort_key, update_game, update_loaded_game, Binding, DynamoStore, ErrorKind, LoadedGame,
@@ -53,6 +54,8 @@ pub struct Fixture {
     pub users: Vec<Item>,
     pub chat: Vec<Item>,
     pub games: Vec<Item>,
+    /// Word reports (none before `v2/`).
+    pub reports: Vec<Item>,
 }
 
 /// `Items` of a scan's output, in DynamoDB JSON. Each `expiresAt` (the TTL) moves to a day
@@ -78,6 +81,7 @@ impl Fixture {
             users: scanned(include_str!("../../../../fixtures/items/v0/user.json")),
             chat: scanned(include_str!("../../../../fixtures/items/v0/chat.json")),
             games: scanned(include_str!("../../../../fixtures/items/v0/game.json")),
+            reports: Vec::new(),
         }
     }
 
@@ -86,6 +90,18 @@ impl Fixture {
             users: scanned(include_str!("../../../../fixtures/items/v1/user.json")),
             chat: scanned(include_str!("../../../../fixtures/items/v1/chat.json")),
             games: scanned(include_str!("../../../../fixtures/items/v1/game.json")),
+            reports: Vec::new(),
+        }
+    }
+
+    /// Themes, spectators, rankings and reports: a room opened with a theme, a connection
+    /// with no name, a game item with its ranking, and a report.
+    pub fn v2() -> Fixture {
+        Fixture {
+            users: scanned(include_str!("../../../../fixtures/items/v2/user.json")),
+            chat: scanned(include_str!("../../../../fixtures/items/v2/chat.json")),
+            games: scanned(include_str!("../../../../fixtures/items/v2/game.json")),
+            reports: scanned(include_str!("../../../../fixtures/items/v2/report.json")),
         }
     }
 
@@ -94,6 +110,7 @@ impl Fixture {
             (ItemTable::User, &self.users),
             (ItemTable::Chat, &self.chat),
             (ItemTable::Game, &self.games),
+            (ItemTable::Report, &self.reports),
         ] {
             for item in items {
                 store.put_raw(table, item.clone()).await;
@@ -114,6 +131,22 @@ fn attribute<'a>(item: &'a Item, path: &[&str]) -> &'a AttributeValue {
     }
     map.get(*last)
         .unwrap_or_else(|| panic!("no {path:?} in {item:?}"))
+}
+
+/// The attribute at `path`, if the item has it.
+fn optional_text(item: &Item, path: &[&str]) -> Option<String> {
+    let (last, parents) = path.split_last().expect("a path");
+    let mut map = item;
+    for name in parents {
+        match map.get(*name) {
+            Some(AttributeValue::M(inner)) => map = inner,
+            _ => return None,
+        }
+    }
+    match map.get(*last) {
+        Some(AttributeValue::S(text)) => Some(text.clone()),
+        _ => None,
+    }
 }
 
 fn text(item: &Item, path: &[&str]) -> String {
@@ -169,6 +202,19 @@ pub async fn fixture_items_load_and_play_on<S: Store + RawItems>(store: &S, fixt
         assert_eq!(game.question(), text(item, &["state", "question"]));
         assert_eq!(game.scores(), &scores(item));
         assert!(!game.scores().is_empty(), "the fixture has scores");
+        // Before themes a game asked from every list; since, it keeps its theme and ranking.
+        let theme = optional_text(item, &["state", "theme"]).unwrap_or_else(|| "all".into());
+        assert_eq!(game.theme(), theme);
+        let all_time = game
+            .ranking()
+            .top(Period::AllTime, NOW, rules.config.week, usize::MAX);
+        if attribute_exists(item, &["state", "ranking"]) {
+            let ranked: BTreeMap<String, u32> =
+                all_time.iter().map(|(n, c)| (n.to_string(), *c)).collect();
+            assert_eq!(ranked, scores(item), "every win so far was ranked");
+        } else {
+            assert!(all_time.is_empty());
+        }
 
         // A player wins the round; the game is saved over the old item.
         let player = game.scores().keys().next().cloned().expect("a player");
@@ -249,13 +295,29 @@ pub async fn fixture_items_load_and_play_on<S: Store + RawItems>(store: &S, fixt
             .expect("the row is there");
         assert_eq!(connection.room.0, text(item, &["room"]));
         assert_eq!(connection.connected_at, number(item, &["connectedAt"]));
-        let name = text(item, &["username"]);
-        assert_eq!(connection.username.as_deref(), Some(name.as_str()));
+        assert_eq!(connection.theme, optional_text(item, &["theme"]));
         let admitted = store
             .admit_message(&id, NOW * 1_000, MessageRate::new(10, 3.0))
             .await
             .unwrap();
         assert_eq!(admitted.connection, connection);
+        let members = store.room_members(&connection.room).await.unwrap();
+        let member = members
+            .iter()
+            .find(|member| member.id == id)
+            .expect("the room lists the connection");
+        // A spectator (no name) binds one now, as its first chat line would.
+        let Some(name) = optional_text(item, &["username"]) else {
+            assert_eq!(connection.username, None);
+            assert!(!member.named, "a row with no name is a spectator");
+            assert!(matches!(
+                store.bind_username(&id, "관전자").await.unwrap(),
+                Binding::Bound(_)
+            ));
+            continue;
+        };
+        assert!(member.named);
+        assert_eq!(connection.username.as_deref(), Some(name.as_str()));
         assert_eq!(
             store.bind_username(&id, &name).await.unwrap(),
             Binding::Bound(connection.clone())
@@ -271,6 +333,21 @@ pub async fn fixture_items_load_and_play_on<S: Store + RawItems>(store: &S, fixt
             .contains(&id));
         assert_eq!(store.count_refusal(&id, 1).await.unwrap(), 1);
     }
+
+    // Reports read back as written.
+    for item in &fixture.reports {
+        let room = Room(text(item, &["room"]));
+        let reports = store.recent_reports(&room, 100).await.unwrap();
+        let report = reports
+            .iter()
+            .find(|report| report.word == text(item, &["word"]))
+            .unwrap_or_else(|| panic!("the report is there: {reports:?}"));
+        assert_eq!(report.username, text(item, &["username"]));
+        assert_eq!(report.kind.as_str(), text(item, &["kind"]));
+        assert_eq!(report.pattern, text(item, &["pattern"]));
+        assert_eq!(report.reason, optional_text(item, &["reason"]));
+        assert_eq!(report.reported_at, number(item, &["reportedAtMs"]));
+    }
 }
 
 pub async fn v0_items_load_and_play_on<S: Store + RawItems>(store: &S) {
@@ -279,6 +356,22 @@ pub async fn v0_items_load_and_play_on<S: Store + RawItems>(store: &S) {
 
 pub async fn v1_items_load_and_play_on<S: Store + RawItems>(store: &S) {
     fixture_items_load_and_play_on(store, Fixture::v1()).await;
+}
+
+pub async fn v2_items_load_and_play_on<S: Store + RawItems>(store: &S) {
+    fixture_items_load_and_play_on(store, Fixture::v2()).await;
+}
+
+fn attribute_exists(item: &Item, path: &[&str]) -> bool {
+    let (last, parents) = path.split_last().expect("a path");
+    let mut map = item;
+    for name in parents {
+        match map.get(*name) {
+            Some(AttributeValue::M(inner)) => map = inner,
+            _ => return false,
+        }
+    }
+    map.contains_key(*last)
 }
 
 fn s(text: &str) -> AttributeValue {

@@ -20,7 +20,7 @@ pub mod items;
 pub use items::{
     an_unreadable_game_restarts_keeping_its_scores, new_rows_live_beside_old_ones,
     racing_restarts_leave_one_game, report_items_read_back_through_the_codec,
-    v0_items_load_and_play_on, v1_items_load_and_play_on,
+    v0_items_load_and_play_on, v1_items_load_and_play_on, v2_items_load_and_play_on,
 };
 
 /// 2100-01-01T00:00:00Z: a fixed clock, so tests replay exactly. It is in the future on
@@ -57,6 +57,7 @@ macro_rules! conformance_suite {
             refusals_are_counted_per_window,
             v0_items_load_and_play_on,
             v1_items_load_and_play_on,
+            v2_items_load_and_play_on,
             an_unreadable_game_restarts_keeping_its_scores,
             racing_restarts_leave_one_game,
             new_rows_live_beside_old_ones,
