@@ -633,6 +633,30 @@ mod tests {
                 r#"{"action":"join","username":"a","room":""}"#,
                 "invalid_room",
             ),
+            (r#"{"action":"ranking","period":"year"}"#, "wrong_type"),
+            (r#"{"action":"ranking","period":7}"#, "wrong_type"),
+            (r#"{"action":"report","kind":"add"}"#, "missing_field"),
+            (r#"{"action":"report","word":"소라게"}"#, "missing_field"),
+            (
+                r#"{"action":"report","word":"소라게","kind":"maybe"}"#,
+                "wrong_type",
+            ),
+            (
+                r#"{"action":"report","word":["소라게"],"kind":"add"}"#,
+                "wrong_type",
+            ),
+            (
+                r#"{"action":"report","word":"게","kind":"add"}"#,
+                "invalid_word",
+            ),
+            (
+                r#"{"action":"report","word":"crab","kind":"add"}"#,
+                "invalid_word",
+            ),
+            (
+                r#"{"action":"report","word":"소라게","kind":"add","reason":"a\u0007"}"#,
+                "invalid_reason",
+            ),
         ];
         for (body, code) in cases {
             let err = parse_frame(body).unwrap_err();
@@ -684,11 +708,48 @@ mod tests {
             })
         );
         assert_eq!(
+            parse_frame(r#"{"action":"themes"}"#),
+            Ok(ClientMessage::Themes)
+        );
+        assert_eq!(
+            parse_frame(r#"{"action":"ranking"}"#),
+            Ok(ClientMessage::Ranking {
+                period: Period::Week
+            })
+        );
+        assert_eq!(
+            parse_frame(r#"{"action":"ranking","period":"all"}"#),
+            Ok(ClientMessage::Ranking {
+                period: Period::AllTime
+            })
+        );
+        assert_eq!(
+            parse_frame(r#"{"action":"report","word":" 소라 게","kind":"remove","reason":"  "}"#),
+            Ok(ClientMessage::Report {
+                word: "소라게".into(),
+                kind: ReportKind::Remove,
+                reason: None
+            })
+        );
+        assert_eq!(
             parse_frame(r#"{"action":"chat","content":"안녕"}"#),
             Ok(ClientMessage::Chat {
                 username: None,
                 content: "안녕".into()
             })
+        );
+    }
+
+    #[test]
+    fn week_starts_print_at_their_offset() {
+        // Monday 2026-11-23 00:00 in Korea is 2026-11-22 15:00 UTC.
+        assert_eq!(
+            rfc3339_at_offset(1_795_359_600_000, 540),
+            "2026-11-23T00:00:00+09:00"
+        );
+        assert_eq!(
+            rfc3339_at_offset(1_795_359_600_000, -330),
+            "2026-11-22T09:30:00-05:30"
         );
     }
 
