@@ -21,8 +21,8 @@ use quiz_core::ranking::{Period, Ranking};
 use quiz_core::words::ALL_THEMES;
 use quiz_store::{
     refusal_window, update_loaded_game, Admission, Binding, ChatLine, Connection, ConnectionId,
-    LoadedGame, MessageRate, NewChatLine, Report, ReportKind, Room, RoomMember, Store, StoreError,
-    Updated, MAX_REFUSALS_PER_WINDOW,
+    LoadedGame, MessageRate, NewChatLine, Report, Room, RoomMember, Store, StoreError, Updated,
+    MAX_REFUSALS_PER_WINDOW,
 };
 
 use crate::broadcast::{broadcast, BroadcastReport, ConnectionPoster, PostErrorKind, RetryBudget};
@@ -30,7 +30,7 @@ use crate::config::{DEFAULT_RATE_BURST, DEFAULT_RATE_PER_SEC};
 use crate::protocol::{
     self, chat_frame, error_frame, history_frame, notice_frame, ranking_frame, slow_down_frame,
     state_frame, themes_frame, ClientMessage, FrameError, HistoryLine, Presence, StateReason,
-    RANKING_SIZE,
+    WordReport, RANKING_SIZE,
 };
 use crate::tally::{self, TalliedStore, Tally};
 use crate::timers::{ScheduleError, Timer, TimerQueue};
@@ -415,8 +415,8 @@ impl<S: Store, P: ConnectionPoster, T: TimerQueue> App<S, P, T> {
                 self.ranking(&connection, decided, period, &endpoint, now)
                     .await
             }
-            ClientMessage::Report { word, kind, reason } => {
-                self.report(&connection, decided, word, kind, reason, &endpoint, now)
+            ClientMessage::Report(report) => {
+                self.report(&connection, decided, report, &endpoint, now)
                     .await
             }
         };
@@ -641,14 +641,7 @@ impl<S: Store, P: ConnectionPoster, T: TimerQueue> App<S, P, T> {
     ) -> Result<Handled, StoreError> {
         let room = &connection.room;
         let Some(player) = connection.username.clone() else {
-            return Ok(Handled::reply(
-                error_frame(
-                    "join_first",
-                    "send {\"action\":\"join\",\"username\":…} or a chat line before voting",
-                ),
-                "join_first",
-                room,
-            ));
+            return Ok(join_first(room, "or a chat line before voting"));
         };
         let RoomView { members, game } = match self
             .admit_and_read(connection, decided, endpoint, now)
@@ -693,15 +686,14 @@ impl<S: Store, P: ConnectionPoster, T: TimerQueue> App<S, P, T> {
         now: Millis,
     ) -> Result<Handled, StoreError> {
         let room = &connection.room;
-        let (admission, game) = tokio::join!(
-            self.admit(connection, decided, endpoint, now),
-            self.store.load_game(room)
-        );
-        if let Some(refused) = admission? {
-            return Ok(refused);
-        }
+        let game = match self
+            .admit_and_load(connection, decided, endpoint, now)
+            .await?
+        {
+            Ok(game) => game,
+            Err(refused) => return Ok(refused),
+        };
         let week = self.rules.config.week;
-        let game = LoadedGame::from_load(game)?;
         let top = game
             .game()
             .map(|game| game.ranking().top(period, now, week, RANKING_SIZE))
@@ -717,36 +709,26 @@ impl<S: Store, P: ConnectionPoster, T: TimerQueue> App<S, P, T> {
     }
 
     /// A word report: stored with the room, the name, the time and the round's pattern.
-    #[allow(clippy::too_many_arguments)]
     async fn report(
         &self,
         connection: &Connection,
         decided: Option<Admission>,
-        word: String,
-        kind: ReportKind,
-        reason: Option<String>,
+        WordReport { word, kind, reason }: WordReport,
         endpoint: &Option<String>,
         now: Millis,
     ) -> Result<Handled, StoreError> {
         let room = &connection.room;
         let Some(username) = connection.username.clone() else {
-            return Ok(Handled::reply(
-                error_frame(
-                    "join_first",
-                    "send {\"action\":\"join\",\"username\":…} before reporting a word",
-                ),
-                "join_first",
-                room,
-            ));
+            return Ok(join_first(room, "before reporting a word"));
         };
-        let (admission, game) = tokio::join!(
-            self.admit(connection, decided, endpoint, now),
-            self.store.load_game(room)
-        );
-        if let Some(refused) = admission? {
-            return Ok(refused);
-        }
-        let pattern = LoadedGame::from_load(game)?
+        let pattern = match self
+            .admit_and_load(connection, decided, endpoint, now)
+            .await?
+        {
+            Ok(game) => game,
+            Err(refused) => return Ok(refused),
+        };
+        let pattern = pattern
             .game()
             .map(|game| game.pattern().to_owned())
             .unwrap_or_default();
@@ -775,6 +757,25 @@ impl<S: Store, P: ConnectionPoster, T: TimerQueue> App<S, P, T> {
             "report_received",
             room,
         ))
+    }
+
+    /// The sender's allowance and the room's game, read at once. `Err` is the reply when the
+    /// message is refused.
+    async fn admit_and_load(
+        &self,
+        connection: &Connection,
+        decided: Option<Admission>,
+        endpoint: &Option<String>,
+        now: Millis,
+    ) -> Result<Result<LoadedGame, Handled>, StoreError> {
+        let (admission, game) = tokio::join!(
+            self.admit(connection, decided, endpoint, now),
+            self.store.load_game(&connection.room)
+        );
+        if let Some(refused) = admission? {
+            return Ok(Err(refused));
+        }
+        Ok(Ok(LoadedGame::from_load(game)?))
     }
 
     async fn history(&self, connection: &Connection, limit: usize) -> Result<Handled, StoreError> {
@@ -1237,6 +1238,12 @@ fn not_connected(room: Option<Room>) -> Handled {
         "not_connected",
         room,
     )
+}
+
+/// The error for a spectator's move that needs a name; `when` ends the message.
+fn join_first(room: &Room, when: &str) -> Handled {
+    let message = format!("send {{\"action\":\"join\",\"username\":…}} {when}");
+    Handled::reply(error_frame("join_first", &message), "join_first", room)
 }
 
 fn name_taken(bound: &str, room: &Room) -> Handled {

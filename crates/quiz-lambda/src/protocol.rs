@@ -84,11 +84,16 @@ pub enum ClientMessage {
     /// The room's ranking for this week or all time.
     Ranking { period: Period },
     /// A word a player thinks should count, or should not.
-    Report {
-        word: String,
-        kind: ReportKind,
-        reason: Option<String>,
-    },
+    Report(WordReport),
+}
+
+/// What a `report` frame asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WordReport {
+    /// Normalized as answers are.
+    pub word: String,
+    pub kind: ReportKind,
+    pub reason: Option<String>,
 }
 
 /// Why a frame was refused. `code` is stable for clients to match on; the message is for people.
@@ -215,7 +220,7 @@ pub fn parse_frame(body: &str) -> Result<ClientMessage, FrameError> {
                 }
             },
         }),
-        "report" => Ok(ClientMessage::Report {
+        "report" => Ok(ClientMessage::Report(WordReport {
             word: reported_word(required_str(&object, "word")?)?,
             kind: match required_str(&object, "kind")? {
                 "add" => ReportKind::Add,
@@ -231,7 +236,7 @@ pub fn parse_frame(body: &str) -> Result<ClientMessage, FrameError> {
                 .map(reason)
                 .transpose()?
                 .flatten(),
-        }),
+        })),
         other => Err(FrameError::UnknownAction(truncate(other, 40))),
     }
 }
@@ -725,11 +730,11 @@ mod tests {
         );
         assert_eq!(
             parse_frame(r#"{"action":"report","word":" 소라 게","kind":"remove","reason":"  "}"#),
-            Ok(ClientMessage::Report {
+            Ok(ClientMessage::Report(WordReport {
                 word: "소라게".into(),
                 kind: ReportKind::Remove,
                 reason: None
-            })
+            }))
         );
         assert_eq!(
             parse_frame(r#"{"action":"chat","content":"안녕"}"#),
