@@ -239,6 +239,46 @@ impl DynamoStore {
             }
         }
     }
+
+    /// A room's newest `limit` items of a table keyed by room and time (chat lines, reports),
+    /// oldest first. One page holds `limit` items unless they exceed DynamoDB's 1 MB page;
+    /// only then is a second request made.
+    async fn newest_in_room<T>(
+        &self,
+        table: &str,
+        room: &Room,
+        limit: usize,
+        parse: impl Fn(&Item) -> Result<T, StoreError>,
+    ) -> Result<Vec<T>, StoreError> {
+        let mut found = Vec::new();
+        let mut start = None;
+        while found.len() < limit {
+            let wanted = i32::try_from(limit - found.len()).unwrap_or(i32::MAX);
+            let output = self
+                .client
+                .query()
+                .table_name(table)
+                .key_condition_expression("#room = :room")
+                .expression_attribute_names("#room", "room")
+                .expression_attribute_values(":room", s(&room.0))
+                .scan_index_forward(false)
+                .limit(wanted)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|err| sdk_error(format!("Query {table} {room}"), err))?;
+            for item in output.items() {
+                found.push(parse(item)?);
+            }
+            start = output.last_evaluated_key;
+            if start.is_none() {
+                break;
+            }
+        }
+        found.truncate(limit);
+        found.reverse();
+        Ok(found)
+    }
 }
 
 /// Creates the `User`, `Chat`, `Game` and `Report` tables as [`table_specs`] describes them
@@ -989,36 +1029,8 @@ impl Store for DynamoStore {
 
     async fn recent_chat(&self, room: &Room, limit: usize) -> Result<Vec<ChatLine>, StoreError> {
         let table = &self.tables.chat;
-        let mut lines = Vec::new();
-        let mut start = None;
-        // One page holds `limit` lines unless they exceed DynamoDB's 1 MB page; only then is a
-        // second request made.
-        while lines.len() < limit {
-            let wanted = i32::try_from(limit - lines.len()).unwrap_or(i32::MAX);
-            let output = self
-                .client
-                .query()
-                .table_name(table)
-                .key_condition_expression("#room = :room")
-                .expression_attribute_names("#room", "room")
-                .expression_attribute_values(":room", s(&room.0))
-                .scan_index_forward(false)
-                .limit(wanted)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|err| sdk_error(format!("Query {table} {room}"), err))?;
-            for item in output.items() {
-                lines.push(chat_from_item(table, item)?);
-            }
-            start = output.last_evaluated_key;
-            if start.is_none() {
-                break;
-            }
-        }
-        lines.truncate(limit);
-        lines.reverse();
-        Ok(lines)
+        self.newest_in_room(table, room, limit, |item| chat_from_item(table, item))
+            .await
     }
 
     async fn save_report(&self, report: &Report) -> Result<(), StoreError> {
@@ -1068,34 +1080,10 @@ impl Store for DynamoStore {
 
     async fn recent_reports(&self, room: &Room, limit: usize) -> Result<Vec<Report>, StoreError> {
         let table = &self.tables.report;
-        let mut reports = Vec::new();
-        let mut start = None;
-        while reports.len() < limit {
-            let wanted = i32::try_from(limit - reports.len()).unwrap_or(i32::MAX);
-            let output = self
-                .client
-                .query()
-                .table_name(table)
-                .key_condition_expression("#room = :room")
-                .expression_attribute_names("#room", "room")
-                .expression_attribute_values(":room", s(&room.0))
-                .scan_index_forward(false)
-                .limit(wanted)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|err| sdk_error(format!("Query {table} {room}"), err))?;
-            for item in output.items() {
-                reports.push(report_from_item(table, item)?.1);
-            }
-            start = output.last_evaluated_key;
-            if start.is_none() {
-                break;
-            }
-        }
-        reports.truncate(limit);
-        reports.reverse();
-        Ok(reports)
+        self.newest_in_room(table, room, limit, |item| {
+            report_from_item(table, item).map(|(_, report)| report)
+        })
+        .await
     }
 
     async fn load_game(&self, room: &Room) -> Result<Option<Game>, StoreError> {
