@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use quiz_local::{LocalOptions, LocalServer, RunningServer};
-use quiz_store::MemoryStore;
+use quiz_store::{MemoryStore, ReportKind, Room, Store as _};
 use quiz_testkit::chromium::Window;
 
 use page::{with_browsers, Browsers, QUIET};
@@ -67,6 +67,15 @@ fn answer_for(pattern: &str) -> String {
         .get(pattern)
         .unwrap_or_else(|| panic!("no question of browser.txt has the pattern {pattern:?}"))
         .clone()
+}
+
+/// Waits (a while at most) until `server` has `count` connections open: a page closes its
+/// look-up of the themes as soon as it is answered, and the server sees the close soon after.
+async fn wait_for_connections(server: &RunningServer, count: usize) {
+    let start = std::time::Instant::now();
+    while server.connection_count() != count && start.elapsed() < page::SHOW_TIMEOUT {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -227,7 +236,8 @@ async fn votes(browsers: Arc<Browsers>) {
     );
     assert!(shown.scores.is_empty(), "nobody scored: {shown:?}");
 
-    // Twelve lines at once pass the message limit (10 at once, 4 spent on joining and voting):
+    // Twelve lines at once pass the message limit (10 at once, some spent on joining, voting
+    // and the ranking the page asks for on joining and after the round it gave up):
     // the page says so in words and gives the first refused line back.
     page.run(
         r#"const input = document.querySelector('[data-testid="chat-input"]');
@@ -336,13 +346,23 @@ async fn the_page_plays_on_the_server_its_address_names() {
 async fn server_param(browsers: Arc<Browsers>) {
     // The page comes from one server and plays on another, as it would from a static host
     // in front of a deployed stage.
-    let host = start(options("browser.txt", 120), MemoryStore::new()).await;
+    let host = start(options("themes", 120), MemoryStore::new()).await;
     let stage = start(options("browser.txt", 120), MemoryStore::new()).await;
     let page = browsers.open("elsewhere", WIDE).await;
     page.goto(&format!("{}?server={}", host.page_url(), stage.url()))
         .await;
     page.join("원격", "elsewhere").await;
     page.wait_playing().await;
+    // The form asked ?server= (one question list), not the page's host (two), for its themes,
+    // on a connection of its own, closed once answered.
+    let picker = page
+        .wait_for_select("theme", "the stage's themes", |select| {
+            select.options.len() > 1
+        })
+        .await;
+    let ids: Vec<&str> = picker.options.iter().map(|(id, _)| id.as_str()).collect();
+    assert_eq!(ids, ["all", "browser"], "{picker:?}");
+    wait_for_connections(&stage, 1).await;
     assert_eq!(stage.connection_count(), 1, "not connected to ?server=");
     assert_eq!(
         host.connection_count(),
@@ -351,4 +371,272 @@ async fn server_param(browsers: Arc<Browsers>) {
     );
     host.shutdown().await.expect("a clean shutdown");
     stage.shutdown().await.expect("a clean shutdown");
+}
+
+/// The questions of each theme of `tests/words/themes/`, by pattern.
+const FOOD: [(&str, &str); 3] = [("ㄱㅊ", "김치"), ("ㄹㅁ", "라면"), ("ㅂㄱㄱ", "불고기")];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_theme_picked_on_the_form_asks_only_its_questions() {
+    with_browsers("themes", themes).await;
+}
+
+async fn themes(browsers: Arc<Browsers>) {
+    let server = start(options("themes", 120), MemoryStore::new()).await;
+    let page = browsers.open("cook", PHONE).await;
+    // ?theme= preselects; the choices come from the server before anyone joins.
+    page.goto(&format!("{}?theme=animals", server.page_url()))
+        .await;
+    let picker = page
+        .wait_for_select("theme", "the server's themes", |select| {
+            select.options.len() == 3
+        })
+        .await;
+    let options: Vec<(&str, &str)> = picker
+        .options
+        .iter()
+        .map(|(id, text)| (id.as_str(), text.as_str()))
+        .collect();
+    assert_eq!(
+        options,
+        [
+            ("all", "전체 (5문제)"),
+            ("animals", "동물 (2문제)"),
+            ("food", "음식 (3문제)")
+        ]
+    );
+    assert_eq!(picker.value, "animals", "?theme= did not preselect");
+    wait_for_connections(&server, 0).await;
+    assert_eq!(
+        server.connection_count(),
+        0,
+        "the look-up's connection stayed open"
+    );
+
+    page.choose("theme", "food").await;
+    page.join("민지", "kitchen").await;
+    let food: HashMap<&str, &str> = FOOD.into();
+    let mut shown = page.wait_playing().await;
+    assert_eq!(shown.theme, "주제: 음식", "{shown:?}");
+    // Every question of the deck, typed as a player does: each one is food.
+    for _ in 0..FOOD.len() {
+        let round = shown.round;
+        let Some(word) = food.get(shown.pattern.as_str()) else {
+            panic!(
+                "round {round} asks {}, which is no food question",
+                shown.pattern
+            );
+        };
+        page.type_and_enter(word).await;
+        shown = page
+            .wait_until("the next question after an answer", |shown| {
+                shown.round == round + 1
+            })
+            .await;
+        assert!(
+            shown.last_round.contains(word),
+            "the last round is not {word}: {shown:?}"
+        );
+    }
+    assert!(food.contains_key(shown.pattern.as_str()), "{shown:?}");
+    assert_eq!(shown.score_of("민지"), Some(3), "{shown:?}");
+    assert_eq!(shown.theme, "주제: 음식");
+    server.shutdown().await.expect("a clean shutdown");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_spectator_watches_a_lone_players_give_up() {
+    with_browsers("spectator", spectator).await;
+}
+
+async fn spectator(browsers: Arc<Browsers>) {
+    // One question (강아지) and long rounds: only the give-up moves this game.
+    let server = start(options("hints.txt", 300), MemoryStore::new()).await;
+    let (player, watcher) = tokio::join!(
+        browsers.open("player", WIDE),
+        browsers.open("watcher-phone", PHONE)
+    );
+    player.goto(&server.page_url()).await;
+    player.join("혼자", "stage").await;
+    let first = player.wait_playing().await;
+
+    watcher.goto(&server.page_url()).await;
+    watcher.fill("room", "stage").await;
+    watcher.click("spectate").await;
+    let seen = watcher
+        .wait_until("the room's question, watching", |shown| {
+            shown.status == "open" && shown.pattern == first.pattern && shown.round == first.round
+        })
+        .await;
+    assert!(
+        seen.spectating,
+        "no note that the page only watches: {seen:?}"
+    );
+    assert!(seen.chat_disabled, "a spectator can chat: {seen:?}");
+    assert!(!seen.can_vote, "a spectator can vote: {seen:?}");
+    assert!(!seen.can_report, "a spectator can report: {seen:?}");
+    watcher
+        .wait_until("a countdown", |shown| shown.seconds_left().is_some())
+        .await;
+    assert!(player.shown().await.can_vote && !player.shown().await.spectating);
+
+    player.type_and_enter("보고 있어요?").await;
+    watcher
+        .wait_until("the player's chat", |shown| {
+            shown.lines("chat").contains(&"혼자보고 있어요?")
+        })
+        .await;
+
+    // Alone among the players, one give-up vote passes, whoever watches.
+    player.click("give-up-vote").await;
+    for page in [&player, &watcher] {
+        let shown = page
+            .wait_until(
+                "the round given up, one player and one spectator",
+                |shown| {
+                    shown.round == first.round + 1
+                        && shown.online == Some(1)
+                        && shown.spectators == Some(1)
+                },
+            )
+            .await;
+        assert!(
+            shown
+                .lines("round")
+                .iter()
+                .any(|line| line.contains("포기") && line.contains("강아지")),
+            "{}: no round end revealing the word: {shown:?}",
+            page.label
+        );
+        assert!(
+            shown.last_round.contains("강아지"),
+            "{}: {shown:?}",
+            page.label
+        );
+    }
+    let shown = player.shown().await;
+    assert!(
+        shown
+            .lines("notice")
+            .iter()
+            .any(|line| line.contains("통과")),
+        "{shown:?}"
+    );
+    assert_eq!(server.connection_count(), 2);
+    server.shutdown().await.expect("a clean shutdown");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_ranking_shows_the_winner_for_the_week_and_all_time() {
+    with_browsers("ranking", ranking).await;
+}
+
+async fn ranking(browsers: Arc<Browsers>) {
+    let server = start(options("browser.txt", 120), MemoryStore::new()).await;
+    let page = browsers.open("winner", WIDE).await;
+    page.goto(&server.page_url()).await;
+    page.join("민지", "ranked").await;
+    let first = page.wait_playing().await;
+    page.wait_until("this week's ranking, empty", |shown| {
+        shown.ranking_period == "week" && shown.ranking.is_empty()
+    })
+    .await;
+
+    page.type_and_enter(&answer_for(&first.pattern)).await;
+    // The round's end refreshes the ranking by itself.
+    let shown = page
+        .wait_until("the winner in this week's ranking", |shown| {
+            shown.ranking_period == "week" && shown.ranking == [("민지".to_owned(), 1)]
+        })
+        .await;
+    assert_eq!(shown.ranking_lines, ["1. 민지 1"]);
+
+    page.click("ranking-all").await;
+    let shown = page
+        .wait_until("the winner in the all-time ranking", |shown| {
+            shown.ranking_period == "all" && shown.ranking == [("민지".to_owned(), 1)]
+        })
+        .await;
+    assert_eq!(shown.ranking_lines, ["1. 민지 1"]);
+    assert!(
+        shown.lines("error").is_empty(),
+        "the ranking's requests were refused: {shown:?}"
+    );
+    server.shutdown().await.expect("a clean shutdown");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_other_answers_show_and_a_word_is_reported() {
+    with_browsers("report", report).await;
+}
+
+async fn report(browsers: Arc<Browsers>) {
+    // One pattern, ㅅㄹ: its questions 사람, 소리, 소라, 수레 and the extra answers 사랑, 서랍.
+    let store = MemoryStore::new();
+    let server = start(options("basic", 300), store.clone()).await;
+    let page = browsers.open("reporter-phone", PHONE).await;
+    page.goto(&server.page_url()).await;
+    page.join("민지", "reports").await;
+    let first = page.wait_playing().await;
+    assert_eq!(first.pattern, "ㅅㄹ");
+
+    page.type_and_enter("사랑").await;
+    let shown = page
+        .wait_until("the other answers of the round", |shown| {
+            shown.round == first.round + 1 && !shown.others.is_empty()
+        })
+        .await;
+    assert_eq!(
+        shown.others,
+        "다른 정답: 사람, 소라, 소리, 수레, 서랍 (총 6개)"
+    );
+    assert!(
+        shown.last_round.contains("사랑") && shown.last_round.contains("민지"),
+        "{shown:?}"
+    );
+    assert!(shown.can_report, "{shown:?}");
+
+    // The form opens with the round's word; a word that is not Hangul is refused in Korean.
+    page.click("report").await;
+    assert_eq!(page.value("report-word").await, "사랑");
+    page.fill("report-word", "crab").await;
+    page.click("report-send").await;
+    page.wait_until("the word refused", |shown| {
+        shown.report_status.contains("한글")
+    })
+    .await;
+
+    page.fill("report-word", "소라게").await;
+    page.choose("report-kind", "add").await;
+    page.fill("report-reason", "바다 생물").await;
+    page.click("report-send").await;
+    let shown = page
+        .wait_until("the report acknowledged", |shown| {
+            shown.report_status.contains("신고가 접수되었습니다")
+        })
+        .await;
+    assert!(shown.lines("error").is_empty(), "{shown:?}");
+
+    let reports = store
+        .recent_reports(&Room("reports".into()), 10)
+        .await
+        .expect("the memory store answers");
+    assert_eq!(reports.len(), 1, "{reports:?}");
+    let kept = &reports[0];
+    assert_eq!(
+        (
+            kept.word.as_str(),
+            kept.username.as_str(),
+            kept.pattern.as_str(),
+            kept.reason.as_deref(),
+        ),
+        ("소라게", "민지", "ㅅㄹ", Some("바다 생물"))
+    );
+    assert_eq!(kept.kind, ReportKind::Add);
+
+    // A moment of play for the screenshot: another report being written.
+    page.click("report").await;
+    page.choose("report-kind", "remove").await;
+    page.fill("report-reason", "너무 어려워요").await;
+    server.shutdown().await.expect("a clean shutdown");
 }

@@ -41,6 +41,27 @@ pub struct Shown {
     /// `separator`) and their text.
     pub log: Vec<(String, String)>,
     pub chat_input: String,
+    /// The room's theme as the game view names it (`주제: 음식`).
+    pub theme: String,
+    /// Players and spectators in the room, once a broadcast has said.
+    pub online: Option<u64>,
+    pub spectators: Option<u64>,
+    /// The note that this page only watches is showing.
+    pub spectating: bool,
+    pub chat_disabled: bool,
+    /// Both vote buttons are shown and enabled.
+    pub can_vote: bool,
+    /// The report button is shown.
+    pub can_report: bool,
+    /// The last round's line beside the question, and its other answers ("" when hidden).
+    pub last_round: String,
+    pub others: String,
+    pub report_status: String,
+    /// The ranking's period once its answer is shown (`week`, `all`, "" while loading), and
+    /// its rows: name and score, and each row's text (`1. 민지 12`).
+    pub ranking_period: String,
+    pub ranking: Vec<(String, u64)>,
+    pub ranking_lines: Vec<String>,
 }
 
 impl Shown {
@@ -68,7 +89,9 @@ impl Shown {
 
 const SHOWN_SCRIPT: &str = r#"
 const q = (id) => document.querySelector(`[data-testid="${id}"]`);
+const visible = (element) => element.getClientRects().length > 0;
 const consonant = q("consonant");
+const presence = q("presence");
 return {
   status: q("connection-status").dataset.state,
   consonant: consonant.textContent,
@@ -80,8 +103,49 @@ return {
     [row.querySelector(".name").textContent, Number(row.querySelector(".score").textContent)]),
   log: [...q("chat-log").children].map((line) => [line.className, line.textContent]),
   chatInput: q("chat-input").value,
+  theme: q("theme-name").textContent,
+  online: presence.hidden ? null : Number(presence.dataset.online),
+  spectators: presence.hidden ? null : Number(presence.dataset.spectators),
+  spectating: visible(q("spectating")),
+  chatDisabled: q("chat-input").disabled,
+  canVote: ["hint-vote", "give-up-vote"].every((id) => visible(q(id)) && !q(id).disabled),
+  canReport: visible(q("report")),
+  lastRound: visible(q("last-round")) ? q("last-round").textContent : "",
+  others: visible(q("others")) ? q("others").textContent : "",
+  reportStatus: q("report-status").textContent,
+  rankingPeriod: q("ranking-list").dataset.period,
+  ranking: [...q("ranking-list").querySelectorAll("li[data-name]")].map((row) =>
+    [row.dataset.name, Number(row.dataset.score)]),
+  rankingLines: [...q("ranking-list").querySelectorAll("li[data-name]")].map((row) => row.textContent),
 };
 "#;
+
+/// A select's value and its options (value and text), read in one script.
+const SELECT_SCRIPT: &str = r#"
+const select = document.querySelector(`[data-testid="${arguments[0]}"]`);
+return { value: select.value, options: [...select.options].map((o) => [o.value, o.textContent]) };
+"#;
+
+/// A `<select>` as the page shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Select {
+    pub value: String,
+    pub options: Vec<(String, String)>,
+}
+
+/// Rows of `[name, score]`, as the shown script lists a scoreboard.
+fn name_scores(rows: &Value) -> Vec<(String, u64)> {
+    rows.as_array()
+        .into_iter()
+        .flatten()
+        .map(|row| {
+            (
+                row[0].as_str().unwrap_or_default().to_owned(),
+                row[1].as_u64().unwrap_or(0),
+            )
+        })
+        .collect()
+}
 
 /// One player's browser.
 #[derive(Clone)]
@@ -136,6 +200,68 @@ impl Page {
             .unwrap_or_else(|err| panic!("{}: cannot press Enter: {err}", self.label));
     }
 
+    /// Picks the option whose value is `value` in the `<select>` `testid`, as a click would.
+    pub async fn choose(&self, testid: &str, value: &str) {
+        self.element(testid)
+            .await
+            .select_by_value(value)
+            .await
+            .unwrap_or_else(|err| {
+                panic!("{}: cannot choose {value} in {testid}: {err}", self.label)
+            });
+    }
+
+    /// The value of the input `testid`.
+    pub async fn value(&self, testid: &str) -> String {
+        self.element(testid)
+            .await
+            .prop("value")
+            .await
+            .unwrap_or_else(|err| panic!("{}: cannot read {testid}: {err}", self.label))
+            .unwrap_or_default()
+    }
+
+    /// Waits until the `<select>` `testid` is as `check` wants it.
+    pub async fn wait_for_select(
+        &self,
+        testid: &str,
+        what: &str,
+        mut check: impl FnMut(&Select) -> bool,
+    ) -> Select {
+        let start = Instant::now();
+        loop {
+            let value = self
+                .client
+                .execute(SELECT_SCRIPT, vec![Value::from(testid)])
+                .await
+                .unwrap_or_else(|err| panic!("{}: cannot read {testid}: {err}", self.label));
+            let select = Select {
+                value: value["value"].as_str().unwrap_or_default().to_owned(),
+                options: value["options"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|option| {
+                        (
+                            option[0].as_str().unwrap_or_default().to_owned(),
+                            option[1].as_str().unwrap_or_default().to_owned(),
+                        )
+                    })
+                    .collect(),
+            };
+            if check(&select) {
+                return select;
+            }
+            if start.elapsed() > SHOW_TIMEOUT {
+                panic!(
+                    "{}: {testid} did not show {what} within {SHOW_TIMEOUT:?}; it shows {select:#?}",
+                    self.label
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// Runs `script` in the page.
     pub async fn run(&self, script: &str) -> Value {
         self.client
@@ -154,17 +280,7 @@ impl Page {
             round: value["round"].as_u64().unwrap_or(0),
             deadline: text("deadline"),
             paused: value["paused"].as_bool().unwrap_or(false),
-            scores: value["scores"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(|row| {
-                    (
-                        row[0].as_str().unwrap_or_default().to_owned(),
-                        row[1].as_u64().unwrap_or(0),
-                    )
-                })
-                .collect(),
+            scores: name_scores(&value["scores"]),
             log: value["log"]
                 .as_array()
                 .into_iter()
@@ -177,6 +293,24 @@ impl Page {
                 })
                 .collect(),
             chat_input: text("chatInput"),
+            theme: text("theme"),
+            online: value["online"].as_u64(),
+            spectators: value["spectators"].as_u64(),
+            spectating: value["spectating"].as_bool().unwrap_or(false),
+            chat_disabled: value["chatDisabled"].as_bool().unwrap_or(false),
+            can_vote: value["canVote"].as_bool().unwrap_or(false),
+            can_report: value["canReport"].as_bool().unwrap_or(false),
+            last_round: text("lastRound"),
+            others: text("others"),
+            report_status: text("reportStatus"),
+            ranking_period: text("rankingPeriod"),
+            ranking: name_scores(&value["ranking"]),
+            ranking_lines: value["rankingLines"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|line| line.as_str().unwrap_or_default().to_owned())
+                .collect(),
         }
     }
 

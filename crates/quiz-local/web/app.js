@@ -1,6 +1,8 @@
 // The chosung quiz's web client: one page, no build step. It speaks the protocol of
-// docs/protocol.md over one WebSocket: joins a room under a name, shows the question, the
-// countdown, the chat and the scores, and reconnects by itself after a drop.
+// docs/protocol.md over one WebSocket: joins a room under a name (or watches it as a
+// spectator), shows the question, the countdown, the chat, the scores, the room's ranking and
+// the last round's other answers, lets a player report a word, and reconnects by itself after
+// a drop. Before joining, a short-lived second connection asks the server for its themes.
 "use strict";
 
 const NAME_MAX = 20;
@@ -9,9 +11,16 @@ const HISTORY_LINES = 20;
 const LOG_LINES = 200;
 const RECONNECT_FIRST_MS = 500;
 const RECONNECT_MAX_MS = 15000;
+const ALL_THEMES = "all";
+// How long the join form's look-up of the themes may take before the form keeps "전체" alone.
+const THEMES_TIMEOUT_MS = 5000;
+// A ranking request with no answer after this long no longer holds back the next one.
+const RANKING_TIMEOUT_MS = 5000;
+const REASON_MAX = 200;
 
 const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f]/;
 const SYLLABLE = /[\uac00-\ud7a3]/;
+const REPORT_WORD = /^[\uac00-\ud7a3]{2,20}$/;
 
 const ERRORS = {
   too_large: "메시지가 너무 길어요.",
@@ -31,6 +40,8 @@ const ERRORS = {
   try_again: "서버가 바빠서 처리하지 못했어요. 다시 보내 주세요.",
   server_error: "서버에 문제가 생겼어요. 잠시 뒤에 다시 해 주세요.",
   flooding: "메시지를 너무 많이 보내서 연결이 끊겼어요. 잠시 뒤에 다시 연결할게요.",
+  invalid_word: "신고할 단어는 띄어쓰기 없이 한글 2~20글자로 써 주세요.",
+  invalid_reason: `신고 이유는 ${REASON_MAX}자 이하로, 줄바꿈 없이 써 주세요.`,
 };
 
 const NOTICES = {
@@ -39,6 +50,7 @@ const NOTICES = {
   vote_passed: "투표가 통과됐어요!",
   already_voted: "이번 라운드에는 이미 투표했어요.",
   nothing_to_reveal: "더 보여 줄 힌트가 없어요.",
+  report_received: "신고가 접수되었습니다.",
 };
 
 const $ = (testid) => document.querySelector(`[data-testid="${testid}"]`);
@@ -82,15 +94,20 @@ function store(key, value) {
 
 const session = {
   server: "",
+  // Empty for a spectator.
   name: "",
   room: "",
+  theme: ALL_THEMES,
+  spectator: false,
   socket: null,
   wanted: false,
   attempts: 0,
   reconnectTimer: null,
-  // Chat lines sent and not yet echoed, oldest first: the server answers a connection's
-  // messages in order, so a refusal is for the oldest of them.
+  // Chat lines sent and not yet echoed, oldest first ({content, seq}): the server answers a
+  // connection's messages in order, so a refusal is for the oldest message awaiting one.
   unconfirmed: [],
+  // Numbers the messages sent, to tell which is the oldest awaiting an answer.
+  seq: 0,
   // No chat goes out before this time (Date.now()), after a slow_down.
   quietUntil: 0,
 };
@@ -105,7 +122,8 @@ function connect() {
   clearTimeout(session.reconnectTimer);
   const url = new URL(session.server);
   url.searchParams.set("room", session.room);
-  url.searchParams.set("username", session.name);
+  if (!session.spectator) url.searchParams.set("username", session.name);
+  if (session.theme !== ALL_THEMES) url.searchParams.set("theme", session.theme);
   setStatus(session.attempts === 0 ? "connecting" : "reconnecting", "연결 중…");
   let socket;
   try {
@@ -125,8 +143,10 @@ function connect() {
     resetGame();
     session.unconfirmed = [];
     if (again) note("notice", "다시 연결됐어요.");
-    send({ action: "join", username: session.name, room: session.room });
+    if (session.spectator) send({ action: "state" });
+    else send({ action: "join", username: session.name, room: session.room });
     send({ action: "history", limit: HISTORY_LINES });
+    requestRanking();
   };
   socket.onmessage = (event) => {
     let frame;
@@ -142,8 +162,8 @@ function connect() {
     session.socket = null;
     if (!session.wanted) return;
     if (!opened && session.attempts === 0) {
-      // Refused at the handshake: the server checks the name and room before accepting.
-      note("error", "연결하지 못했어요. 이름과 방 이름을 확인하거나 잠시 뒤에 다시 해 주세요.");
+      // Refused at the handshake: the server checks the name, room and theme before accepting.
+      note("error", "연결하지 못했어요. 이름, 방 이름과 주제를 확인하거나 잠시 뒤에 다시 해 주세요.");
     } else if (opened) {
       note("error", `연결이 끊겼어요 (${event.code}). 다시 연결할게요.`);
     }
@@ -159,14 +179,20 @@ function scheduleReconnect() {
   session.reconnectTimer = setTimeout(connect, delay);
 }
 
-function send(message) {
-  const socket = session.socket;
-  if (!socket || socket.readyState !== WebSocket.OPEN) {
-    note("error", "아직 연결되지 않았어요. 연결되면 다시 보내 주세요.");
-    return false;
+function connected() {
+  return session.socket !== null && session.socket.readyState === WebSocket.OPEN;
+}
+
+// Sends a message; its number (never 0), or 0 when not connected (said in the log unless
+// `quiet`: the page's own requests wait for the next chance instead).
+function send(message, quiet = false) {
+  if (!connected()) {
+    if (!quiet) note("error", "아직 연결되지 않았어요. 연결되면 다시 보내 주세요.");
+    return 0;
   }
-  socket.send(JSON.stringify(message));
-  return true;
+  session.socket.send(JSON.stringify(message));
+  session.seq += 1;
+  return session.seq;
 }
 
 // --- what arrives -------------------------------------------------------------------------
@@ -177,11 +203,27 @@ const game = {
   state: null,
   // Server time minus this browser's time, estimated from the frames (see clockFrom).
   offset: 0,
+  // Players and spectators in the room as the last broadcast said (replies do not say).
+  online: null,
+  spectators: null,
+  // The last round shown beside the question ("{id}:{round}") and its word.
+  lastRound: "",
+  lastWord: "",
+  // Whether this connection asked for the themes (to name a theme the form did not know).
+  askedThemes: false,
 };
 
 function resetGame() {
   game.id = null;
   game.version = -1;
+  game.online = null;
+  game.spectators = null;
+  game.lastRound = "";
+  game.askedThemes = false;
+  ranking.pending = 0;
+  ranking.again = false;
+  report.pending = 0;
+  $("report-send").disabled = false;
   $("chat-log").replaceChildren();
 }
 
@@ -194,9 +236,15 @@ function receive(frame) {
   } else if (frame.type === "error") {
     receiveError(frame);
   } else if (frame.type === "notice") {
+    if (frame.code === "report_received") reportDone(true, NOTICES.report_received);
     note("notice", noticeText(frame));
   } else if (frame.type === "history") {
     receiveHistory(frame.lines || []);
+  } else if (frame.type === "themes") {
+    fillThemes(frame.themes);
+    if (game.state) renderTheme(game.state);
+  } else if (frame.type === "ranking") {
+    receiveRanking(frame);
   }
 }
 
@@ -207,14 +255,39 @@ function receiveError(frame) {
     text = `너무 빨라요! ${wait}초 뒤에 다시 보내 주세요.`;
     session.quietUntil = Date.now() + wait * 1000;
   }
-  if (["slow_down", "try_again", "invalid_content", "too_large"].includes(frame.code)) {
+  const refused = refusedRequest(frame.code);
+  if (refused === "chat") {
     // The line was not taken: give it back instead of losing it.
-    const refused = session.unconfirmed.shift();
+    const line = session.unconfirmed.shift();
     const input = $("chat-input");
-    if (refused !== undefined && !input.value) input.value = refused;
+    if (!input.value) input.value = line.content;
+  } else if (refused === "ranking") {
+    // The next round's end (or a tab) asks again.
+    rankingAnswered();
+  } else if (refused === "report") {
+    reportDone(false, text);
   }
   note("error", text);
   if (frame.code === "not_connected" && session.socket) session.socket.close(1000);
+}
+
+// Which of the page's messages awaiting an answer an error refuses: the oldest that the error
+// can be about (a chat line, a ranking request or a report), or null.
+function refusedRequest(code) {
+  const any = ["slow_down", "try_again"].includes(code);
+  const waiting = [];
+  if ((any || ["invalid_content", "too_large"].includes(code)) && session.unconfirmed.length) {
+    waiting.push(["chat", session.unconfirmed[0].seq]);
+  }
+  if ((any || ["server_error", "wrong_type"].includes(code)) && ranking.pending) {
+    waiting.push(["ranking", ranking.pending]);
+  }
+  const reportCodes = ["server_error", "join_first", "missing_field", "wrong_type", "invalid_word", "invalid_reason"];
+  if ((any || reportCodes.includes(code)) && report.pending) {
+    waiting.push(["report", report.pending]);
+  }
+  waiting.sort((a, b) => a[1] - b[1]);
+  return waiting.length ? waiting[0][0] : null;
 }
 
 function noticeText(frame) {
@@ -227,7 +300,7 @@ function noticeText(frame) {
 
 function confirm(content) {
   // The echo is of the oldest line sent unless the server changed its text.
-  const sent = session.unconfirmed.indexOf(content);
+  const sent = session.unconfirmed.findIndex((line) => line.content === content);
   if (sent >= 0) session.unconfirmed.splice(sent, 1);
   else session.unconfirmed.shift();
 }
@@ -239,11 +312,22 @@ function receiveState(state) {
   game.id = state.id;
   game.version = state.version;
   game.state = state;
+  if (typeof state.online === "number") game.online = state.online;
+  if (typeof state.spectators === "number") game.spectators = state.spectators;
   clockFrom(state, before);
   if (before && state.round > before.round && state.previous) {
     roundEnded(state.previous);
   }
   renderState(state);
+  // A round's end seen here (not the one the room showed on joining) changes the ranking.
+  const previous = state.previous;
+  if (before && previous && (!before.previous || before.previous.round !== previous.round)) {
+    requestRanking();
+  }
+  if (state.theme && !themes.names.has(state.theme) && !game.askedThemes) {
+    game.askedThemes = true;
+    send({ action: "themes" }, true);
+  }
 }
 
 // The countdown runs on the server's clock: a frame that starts a round (or resumes one) is
@@ -264,6 +348,222 @@ function roundEnded(previous) {
   } else {
     note("round", `포기! 정답은 "${previous.word}"였어요.`);
   }
+}
+
+// --- the ranking --------------------------------------------------------------------------
+
+const ranking = {
+  period: "week",
+  // The number of the request awaiting its answer, or 0.
+  pending: 0,
+  // Asked for again while a request was on its way: one more once it is answered.
+  again: false,
+  expire: null,
+  later: null,
+};
+
+// Asks for the ranking of the chosen period: one request at a time, none while the server
+// asked this page to slow down, so a round's end costs one message at most.
+function requestRanking() {
+  if (!connected()) return;
+  if (ranking.pending) {
+    ranking.again = true;
+    return;
+  }
+  clearTimeout(ranking.later);
+  const wait = session.quietUntil - Date.now();
+  if (wait > 0) {
+    ranking.later = setTimeout(requestRanking, wait);
+    return;
+  }
+  const message = ranking.period === "all" ? { action: "ranking", period: "all" } : { action: "ranking" };
+  ranking.pending = send(message, true);
+  clearTimeout(ranking.expire);
+  if (ranking.pending) ranking.expire = setTimeout(rankingAnswered, RANKING_TIMEOUT_MS);
+}
+
+function rankingAnswered() {
+  clearTimeout(ranking.expire);
+  ranking.pending = 0;
+  if (ranking.again) {
+    ranking.again = false;
+    requestRanking();
+  }
+}
+
+function receiveRanking(frame) {
+  if (frame.period === ranking.period) renderRanking(Array.isArray(frame.top) ? frame.top : []);
+  rankingAnswered();
+}
+
+function chooseRanking(period) {
+  ranking.period = period;
+  for (const tab of document.querySelectorAll(".ranking .tab")) {
+    tab.setAttribute("aria-pressed", String(tab.dataset.period === period));
+  }
+  const list = $("ranking-list");
+  list.dataset.period = "";
+  const loading = document.createElement("li");
+  loading.className = "empty";
+  loading.textContent = connected() ? "불러오는 중…" : "연결되면 보여 드릴게요";
+  list.replaceChildren(loading);
+  requestRanking();
+}
+
+function renderRanking(top) {
+  const list = $("ranking-list");
+  list.dataset.period = ranking.period;
+  list.replaceChildren(...top.map((row, i) => {
+    const item = document.createElement("li");
+    item.dataset.name = row.username;
+    item.dataset.score = String(row.score);
+    if (row.username === session.name) item.className = "mine";
+    const rank = document.createElement("span");
+    rank.className = "rank";
+    rank.textContent = `${i + 1}.`;
+    const who = document.createElement("span");
+    who.className = "name";
+    who.textContent = row.username;
+    const points = document.createElement("span");
+    points.className = "score";
+    points.textContent = String(row.score);
+    item.append(rank, " ", who, " ", points);
+    return item;
+  }));
+  if (!top.length) {
+    const empty = document.createElement("li");
+    empty.className = "empty";
+    empty.textContent = ranking.period === "all" ? "아직 아무도 맞히지 않았어요" : "이번 주에는 아직 아무도 맞히지 않았어요";
+    list.append(empty);
+  }
+}
+
+// --- the themes ---------------------------------------------------------------------------
+
+const themes = {
+  // Display names by id, from the server's list.
+  names: new Map([[ALL_THEMES, "전체"]]),
+  // The theme the page's address asks for (?theme=), chosen once the list has it.
+  wanted: ALL_THEMES,
+  socket: null,
+};
+
+// Fills the join form's theme picker: `all` first, each theme as its name and question count.
+function fillThemes(list) {
+  if (!Array.isArray(list)) return;
+  const select = $("theme");
+  const chosen = select.dataset.loaded === "true" ? select.value : themes.wanted;
+  const valid = list.filter((theme) => theme && typeof theme.id === "string" && theme.id);
+  if (!valid.some((theme) => theme.id === ALL_THEMES)) valid.unshift({ id: ALL_THEMES, name: "전체" });
+  valid.sort((a, b) => (b.id === ALL_THEMES) - (a.id === ALL_THEMES));
+  themes.names = new Map();
+  select.replaceChildren(...valid.map((theme) => {
+    const name = typeof theme.name === "string" && theme.name ? theme.name : theme.id;
+    themes.names.set(theme.id, name);
+    const option = document.createElement("option");
+    option.value = theme.id;
+    option.textContent = Number.isFinite(theme.questions) ? `${name} (${theme.questions}문제)` : name;
+    return option;
+  }));
+  select.value = valid.some((theme) => theme.id === chosen) ? chosen : ALL_THEMES;
+  select.dataset.loaded = "true";
+}
+
+// Asks `server` for its themes over a connection of its own, with no name (a spectator's,
+// which changes nothing), closed as soon as the answer is in. Without one the picker keeps
+// what it has, "전체" at least, so joining still works.
+function lookUpThemes(server) {
+  if (themes.socket) themes.socket.close(1000);
+  themes.socket = null;
+  if (!/^wss?:\/\/./.test(server)) return;
+  const form = byId("join");
+  const room = form.room.value.trim();
+  let socket;
+  try {
+    const url = new URL(server);
+    url.searchParams.set("room", validName(room, ROOM_MAX) ? room : "general");
+    socket = new WebSocket(url.toString());
+  } catch {
+    return;
+  }
+  themes.socket = socket;
+  const done = () => {
+    clearTimeout(timer);
+    if (themes.socket === socket) themes.socket = null;
+    socket.close(1000);
+  };
+  const timer = setTimeout(done, THEMES_TIMEOUT_MS);
+  socket.onopen = () => socket.send(JSON.stringify({ action: "themes" }));
+  socket.onmessage = (event) => {
+    let frame;
+    try {
+      frame = JSON.parse(event.data);
+    } catch {
+      return;
+    }
+    if (frame.type === "themes") fillThemes(frame.themes);
+    if (frame.type === "themes" || frame.type === "error") done();
+  };
+  socket.onclose = () => {
+    clearTimeout(timer);
+    if (themes.socket === socket) themes.socket = null;
+  };
+}
+
+// --- reports ------------------------------------------------------------------------------
+
+const report = {
+  // The number of the report awaiting its answer, or 0.
+  pending: 0,
+};
+
+function setReportStatus(state, text) {
+  const status = $("report-status");
+  status.dataset.state = state;
+  status.textContent = text;
+}
+
+function openReport() {
+  if (session.spectator) return;
+  const form = $("report-form");
+  if (form.hidden) {
+    form.word.value = game.lastWord;
+    form.kind.value = "add";
+    form.reason.value = "";
+  }
+  form.hidden = false;
+  setReportStatus("", "");
+  form.word.focus();
+}
+
+function closeReport() {
+  $("report-form").hidden = true;
+}
+
+function sendReport(event) {
+  event.preventDefault();
+  const form = $("report-form");
+  const word = form.word.value.normalize("NFC").replace(/\s+/g, "");
+  if (!REPORT_WORD.test(word)) return setReportStatus("error", ERRORS.invalid_word);
+  const reason = form.reason.value.trim();
+  if ([...reason].length > REASON_MAX || CONTROL_CHARS.test(reason)) {
+    return setReportStatus("error", ERRORS.invalid_reason);
+  }
+  const wait = session.quietUntil - Date.now();
+  if (wait > 0) return setReportStatus("error", `${(wait / 1000).toFixed(1)}초 뒤에 보낼 수 있어요.`);
+  const message = { action: "report", word, kind: form.kind.value === "remove" ? "remove" : "add" };
+  if (reason) message.reason = reason;
+  report.pending = send(message);
+  if (!report.pending) return undefined;
+  $("report-send").disabled = true;
+  return setReportStatus("pending", "신고를 보내는 중…");
+}
+
+function reportDone(accepted, text) {
+  report.pending = 0;
+  $("report-send").disabled = false;
+  setReportStatus(accepted ? "ok" : "error", text);
+  if (accepted) closeReport();
 }
 
 function receiveHistory(lines) {
@@ -361,6 +661,9 @@ function renderState(state) {
     return letter;
   }));
   byId("round").textContent = `라운드 ${state.round}`;
+  renderTheme(state);
+  renderPresence();
+  renderLastRound(state.previous);
   byId("answer-count").textContent =
     state.answerCount > 0 ? `맞는 단어 ${state.answerCount}개` : "";
   byId("hint-votes").textContent = state.hintVotes ? `(${state.hintVotes})` : "";
@@ -387,6 +690,52 @@ function renderState(state) {
     $("scores").append(empty);
   }
   tick();
+}
+
+function renderTheme(state) {
+  const theme = byId("theme-name");
+  theme.dataset.theme = state.theme || "";
+  theme.textContent = state.theme ? `주제: ${themes.names.get(state.theme) || state.theme}` : "";
+}
+
+function renderPresence() {
+  const presence = $("presence");
+  presence.hidden = game.online === null;
+  if (game.online === null) return;
+  presence.dataset.online = String(game.online);
+  presence.dataset.spectators = String(game.spectators ?? 0);
+  presence.textContent = `플레이어 ${game.online} · 관전 ${game.spectators ?? 0}`;
+}
+
+// The last round beside the question: its word, who won it, the other words that would have
+// counted, and the button to report a word.
+function renderLastRound(previous) {
+  const section = byId("last-round");
+  if (!previous || typeof previous.word !== "string") {
+    section.hidden = true;
+    return;
+  }
+  const key = `${game.id}:${previous.round}`;
+  if (key === game.lastRound) return;
+  game.lastRound = key;
+  game.lastWord = previous.word;
+  let how = "포기";
+  if (previous.reason === "solved") how = `${previous.winner} 님이 맞혔어요`;
+  else if (previous.reason === "timeout") how = "시간 초과";
+  $("last-round").textContent = `지난 라운드 정답: ${previous.word} (${how})`;
+  const others = $("others");
+  others.textContent = othersText(previous);
+  others.hidden = !others.textContent;
+  section.hidden = false;
+}
+
+function othersText(previous) {
+  if (!Array.isArray(previous.others)) return "";
+  const total = Number(previous.answerCount) || 0;
+  const count = total > 0 ? ` (총 ${total}개)` : "";
+  if (!previous.others.length) return total > 1 ? `다른 정답: …${count}` : "다른 정답은 없어요";
+  const more = total > previous.others.length + 1 ? " …" : "";
+  return `다른 정답: ${previous.others.join(", ")}${more}${count}`;
 }
 
 function tick() {
@@ -431,8 +780,9 @@ function sendChat() {
     note("error", `${(wait / 1000).toFixed(1)}초 뒤에 보낼 수 있어요.`);
     return;
   }
-  if (send({ action: "chat", content })) {
-    session.unconfirmed.push(content);
+  const seq = send({ action: "chat", content });
+  if (seq) {
+    session.unconfirmed.push({ content, seq });
     input.value = "";
   }
 }
@@ -441,27 +791,60 @@ function showJoinError(text) {
   byId("join-error").textContent = text;
 }
 
-function join(event) {
-  event.preventDefault();
+function formServer() {
+  const form = byId("join");
+  return (byId("server-field").hidden ? defaultServer() : form.server.value).trim();
+}
+
+// Enters the room: as a player under the form's name, or as a spectator (no name).
+function enter(spectator) {
   const form = byId("join");
   const name = form.nickname.value.trim();
   const room = form.room.value.trim();
-  const server = (byId("server-field").hidden ? defaultServer() : form.server.value).trim();
-  if (!validName(name, NAME_MAX)) return showJoinError(ERRORS.invalid_username);
+  const server = formServer();
+  if (!spectator && !validName(name, NAME_MAX)) return showJoinError(ERRORS.invalid_username);
   if (!validName(room, ROOM_MAX)) return showJoinError(ERRORS.invalid_room);
   if (!/^wss?:\/\/./.test(server)) {
     return showJoinError("서버 주소는 ws:// 또는 wss://로 시작해요 (예: wss://…/dev).");
   }
   showJoinError("");
-  store("quiz.nickname", name);
+  if (!spectator) store("quiz.nickname", name);
   store("quiz.room", room);
   if (!byId("server-field").hidden) store("quiz.server", server);
-  Object.assign(session, { server, name, room, wanted: true, attempts: 0, unconfirmed: [], quietUntil: 0 });
-  byId("room-name").textContent = `방: ${room}`;
+  Object.assign(session, {
+    server,
+    name: spectator ? "" : name,
+    room,
+    theme: form.theme.value || ALL_THEMES,
+    spectator,
+    wanted: true,
+    attempts: 0,
+    unconfirmed: [],
+    quietUntil: 0,
+  });
+  if (themes.socket) themes.socket.close(1000);
+  showMode();
+  byId("room-name").textContent = spectator ? `방: ${room} (관전)` : `방: ${room}`;
   form.hidden = true;
   byId("game").hidden = false;
+  chooseRanking(ranking.period);
   connect();
-  $("chat-input").focus();
+  if (!spectator) $("chat-input").focus();
+  return undefined;
+}
+
+// A spectator sees everything but cannot chat, vote or report.
+function showMode() {
+  const watching = session.spectator;
+  const input = $("chat-input");
+  input.disabled = watching;
+  input.placeholder = watching ? "관전 중에는 채팅할 수 없어요" : "정답이나 채팅을 입력하세요";
+  $("chat-send").disabled = watching;
+  $("hint-vote").hidden = watching;
+  $("give-up-vote").hidden = watching;
+  $("spectating").hidden = !watching;
+  $("report").hidden = watching;
+  if (watching) closeReport();
 }
 
 function leave() {
@@ -470,6 +853,11 @@ function leave() {
   if (session.socket) session.socket.close(1000);
   session.socket = null;
   game.state = null;
+  clearTimeout(ranking.later);
+  closeReport();
+  setReportStatus("", "");
+  byId("last-round").hidden = true;
+  $("presence").hidden = true;
   setStatus("idle", "입장 전");
   byId("room-name").textContent = "";
   byId("game").hidden = true;
@@ -488,11 +876,26 @@ function start() {
   const params = new URLSearchParams(location.search);
   form.nickname.value = params.get("username") || stored("quiz.nickname") || randomName();
   form.room.value = params.get("room") || stored("quiz.room") || "general";
+  themes.wanted = params.get("theme") || ALL_THEMES;
+  if (themes.wanted !== ALL_THEMES) {
+    // Until the server's list arrives (or if it never does), the address's theme is a choice.
+    const option = document.createElement("option");
+    option.value = themes.wanted;
+    option.textContent = themes.wanted;
+    $("theme").append(option);
+    $("theme").value = themes.wanted;
+  }
   if (!defaultServer()) {
     byId("server-field").hidden = false;
     form.server.value = stored("quiz.server") || "";
+    form.server.addEventListener("change", () => lookUpThemes(formServer()));
   }
-  form.addEventListener("submit", join);
+  lookUpThemes(formServer());
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    enter(false);
+  });
+  $("spectate").addEventListener("click", () => enter(true));
   form.addEventListener("keydown", (event) => {
     if (event.key === "Enter" && (event.isComposing || event.keyCode === 229)) event.preventDefault();
   });
@@ -501,6 +904,15 @@ function start() {
   $("hint-vote").addEventListener("click", () => send({ action: "hint" }));
   $("give-up-vote").addEventListener("click", () => send({ action: "give-up" }));
   byId("leave").addEventListener("click", leave);
+  byId("spectate-join").addEventListener("click", () => {
+    leave();
+    byId("join").nickname.focus();
+  });
+  $("ranking-week").addEventListener("click", () => chooseRanking("week"));
+  $("ranking-all").addEventListener("click", () => chooseRanking("all"));
+  $("report").addEventListener("click", openReport);
+  $("report-form").addEventListener("submit", sendReport);
+  byId("report-cancel").addEventListener("click", closeReport);
   requestAnimationFrame(animate);
 }
 
