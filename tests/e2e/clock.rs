@@ -86,7 +86,10 @@ pub async fn a_silent_room_hears_hints_and_the_timeout<S: TestStore>(
         let timeout = &heard[2].0;
         assert_eq!(
             timeout["previous"],
-            json!({ "round": 1, "word": "강아지", "winner": null, "reason": "timeout" })
+            json!({
+                "round": 1, "word": "강아지", "winner": null, "reason": "timeout",
+                "pattern": "ㄱㅇㅈ", "others": [], "answerCount": 1,
+            })
         );
         assert_eq!(timeout["paused"], false);
     }

@@ -264,9 +264,12 @@ fn reason(raw: &str) -> Result<Option<String>, FrameError> {
 }
 
 /// Validates a theme asked for on connect (`?theme=`): a theme of the bank, or
-/// [`ALL_THEMES`].
+/// [`ALL_THEMES`] (also what an empty value asks for).
 pub fn theme(raw: &str, rules: &Rules) -> Result<String, FrameError> {
     let id = raw.trim();
+    if id.is_empty() {
+        return Ok(ALL_THEMES.to_owned());
+    }
     if rules.bank.has_theme(id) {
         return Ok(id.to_owned());
     }
@@ -742,6 +745,25 @@ mod tests {
                 username: None,
                 content: "안녕".into()
             })
+        );
+    }
+
+    #[test]
+    fn themes_on_connect_are_the_banks_or_all() {
+        let bank = quiz_core::words::WordBank::new(
+            quiz_core::words::parse_word_list("food.txt", "# 음식\n김치\n").unwrap(),
+            [],
+        )
+        .unwrap();
+        let rules = Rules::new(bank, quiz_core::game::GameConfig::default());
+        assert_eq!(theme(" food ", &rules).unwrap(), "food");
+        assert_eq!(theme("all", &rules).unwrap(), "all");
+        assert_eq!(theme("", &rules).unwrap(), "all");
+        let err = theme("sports", &rules).unwrap_err();
+        assert_eq!(err.code(), "unknown_theme");
+        assert_eq!(
+            err.to_string(),
+            "unknown theme \"sports\"; use all or one of: food"
         );
     }
 
