@@ -54,11 +54,16 @@ impl Deck {
 
 const GOLDEN: u64 = 0x9E37_79B9_7F4A_7C15;
 
-/// SplitMix64: a tiny, well-distributed generator; plenty for shuffling questions.
-struct SplitMix64(u64);
+/// SplitMix64: a tiny, well-distributed generator; plenty for shuffling questions and for
+/// bots' decisions.
+pub(crate) struct SplitMix64(u64);
 
 impl SplitMix64 {
-    fn next(&mut self) -> u64 {
+    pub(crate) fn new(seed: u64) -> Self {
+        SplitMix64(seed)
+    }
+
+    pub(crate) fn next(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(GOLDEN);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -67,7 +72,7 @@ impl SplitMix64 {
     }
 
     /// A uniform number in `0..bound` (Lemire's multiply-shift; bias is negligible here).
-    fn below(&mut self, bound: usize) -> usize {
+    pub(crate) fn below(&mut self, bound: usize) -> usize {
         ((u128::from(self.next()) * bound as u128) >> 64) as usize
     }
 }

@@ -40,6 +40,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::bots::{self, Bot, BotMove, MAX_BOTS};
 use crate::deck::Deck;
 use crate::hangul::{chosung, is_complete_syllables, syllable_count};
 use crate::keyboard::latin_answer;
@@ -174,6 +175,15 @@ pub enum GameEvent {
     Resumed {
         round: u32,
     },
+    /// A bot took a seat; it plays from this round on.
+    BotJoined {
+        name: String,
+        level: u8,
+    },
+    /// A bot left the room (its score stays).
+    BotLeft {
+        name: String,
+    },
 }
 
 impl GameEvent {
@@ -220,6 +230,17 @@ pub enum VoteOutcome {
 pub struct Transition<T> {
     pub outcome: T,
     pub events: Vec<GameEvent>,
+}
+
+/// Why a bot could not be seated or removed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum BotRefusal {
+    #[error("a room holds at most {MAX_BOTS} bots")]
+    TooMany,
+    #[error("a bot's level is 1 to 5")]
+    NoSuchLevel,
+    #[error("the room has no bot")]
+    NoBots,
 }
 
 /// The result of [`Game::submit`].
@@ -282,6 +303,12 @@ pub struct Game {
     /// Correct answers per player, this week and for all time.
     #[cfg_attr(feature = "serde", serde(default))]
     ranking: Ranking,
+    /// The room's bots, oldest first.
+    #[cfg_attr(feature = "serde", serde(default))]
+    bots: Vec<Bot>,
+    /// What the bots decided to do this round, earliest first.
+    #[cfg_attr(feature = "serde", serde(default))]
+    bot_moves: Vec<BotMove>,
 }
 
 #[cfg(feature = "serde")]
@@ -336,6 +363,8 @@ impl Game {
             paused: false,
             theme: theme.to_owned(),
             ranking: Ranking::default(),
+            bots: Vec::new(),
+            bot_moves: Vec::new(),
         };
         game.next_question(rules, now, &mut Vec::new());
         game
@@ -407,6 +436,16 @@ impl Game {
         if self.paused {
             return None;
         }
+        let clock = self.next_clock_wake(rules);
+        // Moves are planned before the deadline, so a bot's never comes after the timeout.
+        match self.bot_moves.first() {
+            Some(planned) => Some(planned.at.min(clock)),
+            None => Some(clock),
+        }
+    }
+
+    /// When the clock alone (hints, timeout) next changes the game.
+    fn next_clock_wake(&self, rules: &Rules) -> Millis {
         let round_ms = rules.round_ms();
         let next_level = self.hint_level + 1;
         // The clock reveals hints at 1/3 and 2/3 of the round (votes may have gone further),
@@ -416,10 +455,10 @@ impl Game {
             let offset = (u128::from(round_ms) * u128::from(next_level)).div_ceil(3);
             let offset = Millis::try_from(offset).unwrap_or(Millis::MAX);
             if offset < round_ms {
-                return Some(self.round_started_at.saturating_add(offset));
+                return self.round_started_at.saturating_add(offset);
             }
         }
-        Some(self.round_deadline(rules))
+        self.round_deadline(rules)
     }
     /// A player's chat line, judged as an answer to the current pattern. A line of Latin
     /// letters that spells complete syllables on the 2-set layout (`rkddkwl`) is judged as
@@ -500,7 +539,9 @@ impl Game {
         *score += 1;
         let score = *score;
         self.forget_lowest_scores(Some(player));
-        self.ranking.record(player, now, rules.config.week);
+        if !self.is_bot(player) {
+            self.ranking.record(player, now, rules.config.week);
+        }
         events.push(GameEvent::Solved {
             round: self.round,
             player: player.to_owned(),
@@ -605,6 +646,7 @@ impl Game {
             self.heard_this_round = true;
             self.round_started_at = now;
             self.hint_level = 0;
+            self.plan_bot_moves(rules, now);
             events.push(GameEvent::Resumed { round: self.round });
             return;
         }
@@ -626,6 +668,10 @@ impl Game {
         by_player: bool,
     ) {
         if self.paused {
+            return;
+        }
+        if let Some(planned) = self.bot_moves.first().filter(|m| m.at <= now).cloned() {
+            self.bot_answers(rules, planned, now, events, by_player);
             return;
         }
         let round_ms = rules.round_ms();
@@ -694,10 +740,176 @@ impl Game {
         self.hint_votes.clear();
         self.give_up_votes.clear();
         self.heard_this_round = false;
+        self.plan_bot_moves(rules, now);
         events.push(GameEvent::NewQuestion {
             round: self.round,
             pattern: self.pattern.clone(),
         });
+    }
+
+    /// A bot's planned move is due: the hints due before it show, then its word wins the round.
+    /// A round nobody spoke in counts as silent, as a timeout does, so a room of bots and
+    /// silent players pauses.
+    fn bot_answers(
+        &mut self,
+        rules: &Rules,
+        planned: BotMove,
+        now: Millis,
+        events: &mut Vec<GameEvent>,
+        by_player: bool,
+    ) {
+        let elapsed = planned.at.saturating_sub(self.round_started_at);
+        let due =
+            u32::try_from(u128::from(elapsed) * 3 / u128::from(rules.round_ms())).unwrap_or(2);
+        let level = due.min(self.max_hint_level());
+        if level > self.hint_level {
+            self.hint_level = level;
+            events.push(GameEvent::HintRevealed {
+                round: self.round,
+                hint: self.hint(),
+            });
+        }
+        let silent = !self.heard_this_round && !by_player;
+        let verdict = self.judge(rules, &planned.bot, planned.word, now, events);
+        debug_assert!(matches!(verdict, Verdict::Correct { .. }), "{verdict:?}");
+        if !silent {
+            self.silent_timeouts = 0;
+            return;
+        }
+        self.silent_timeouts += 1;
+        if self.silent_timeouts >= PAUSE_AFTER_SILENT_TIMEOUTS {
+            self.paused = true;
+            events.push(GameEvent::Paused { round: self.round });
+        }
+    }
+
+    /// Every bot decides what it does in the current round, watching from `from`. Moves that
+    /// would come at or after the round's deadline are dropped: the timeout comes first.
+    fn plan_bot_moves(&mut self, rules: &Rules, from: Millis) {
+        self.bot_moves.clear();
+        for index in 0..self.bots.len() {
+            self.plan_bot_move(rules, index, from);
+        }
+    }
+
+    fn plan_bot_move(&mut self, rules: &Rules, index: usize, from: Millis) {
+        let Some(bot) = self.bots.get(index) else {
+            return;
+        };
+        let words: Vec<&str> = rules
+            .bank
+            .other_answers(&self.pattern, "", usize::MAX)
+            .into_iter()
+            .filter(|word| !self.answered_words.iter().any(|answered| answered == word))
+            .collect();
+        let planned = bots::plan_move(
+            bot,
+            self.deck.seed ^ self.id,
+            self.round,
+            from,
+            syllable_count(&self.question),
+            &words,
+        );
+        if let Some(planned) = planned.filter(|m| m.at < self.round_deadline(rules)) {
+            let at = self.bot_moves.partition_point(|m| m.at <= planned.at);
+            self.bot_moves.insert(at, planned);
+        }
+    }
+
+    /// Seats a bot of `level` (1 to 5), named after its level; it plays from now on. A
+    /// player's request, so it applies the clock and resumes a paused room as their messages
+    /// do.
+    pub fn add_bot(
+        &mut self,
+        rules: &Rules,
+        level: u8,
+        now: Millis,
+    ) -> Transition<Result<String, BotRefusal>> {
+        let mut events = Vec::new();
+        let outcome = self.seat_bot(rules, level, now, &mut events);
+        self.finish(&events);
+        Transition { outcome, events }
+    }
+
+    fn seat_bot(
+        &mut self,
+        rules: &Rules,
+        level: u8,
+        now: Millis,
+        events: &mut Vec<GameEvent>,
+    ) -> Result<String, BotRefusal> {
+        let Some(kind) = bots::level(level) else {
+            return Err(BotRefusal::NoSuchLevel);
+        };
+        if self.bots.len() >= MAX_BOTS {
+            return Err(BotRefusal::TooMany);
+        }
+        // A player asked: like any of their messages, this resumes a paused room.
+        self.player_spoke(rules, now, events);
+        let base = format!("{} {}", bots::BOT_NAME_PREFIX, kind.name);
+        let name = (1..)
+            .map(|n| {
+                if n == 1 {
+                    base.clone()
+                } else {
+                    format!("{base} {n}")
+                }
+            })
+            .find(|name| !self.bots.iter().any(|bot| bot.name == *name))
+            .unwrap_or(base);
+        self.bots.push(Bot {
+            name: name.clone(),
+            level,
+        });
+        if !self.paused {
+            self.plan_bot_move(rules, self.bots.len() - 1, now);
+        }
+        events.push(GameEvent::BotJoined {
+            name: name.clone(),
+            level,
+        });
+        Ok(name)
+    }
+
+    /// Removes the newest bot (a player's request, like [`Game::add_bot`]).
+    pub fn remove_bot(
+        &mut self,
+        rules: &Rules,
+        now: Millis,
+    ) -> Transition<Result<String, BotRefusal>> {
+        let mut events = Vec::new();
+        if self.bots.is_empty() {
+            return Transition {
+                outcome: Err(BotRefusal::NoBots),
+                events,
+            };
+        }
+        self.player_spoke(rules, now, &mut events);
+        let outcome = match self.bots.pop() {
+            Some(bot) => {
+                self.bot_moves.retain(|m| m.bot != bot.name);
+                events.push(GameEvent::BotLeft {
+                    name: bot.name.clone(),
+                });
+                Ok(bot.name)
+            }
+            None => Err(BotRefusal::NoBots),
+        };
+        self.finish(&events);
+        Transition { outcome, events }
+    }
+
+    /// Every bot leaves (the room has no player left to play with them); nothing of theirs
+    /// stays planned.
+    pub fn dismiss_bots(&mut self) -> Vec<GameEvent> {
+        let events: Vec<GameEvent> = self
+            .bots
+            .drain(..)
+            .map(|bot| GameEvent::BotLeft { name: bot.name })
+            .collect();
+        self.bot_moves.clear();
+        self.finish(&events);
+        events
     }
 
     fn finish(&mut self, events: &[GameEvent]) {
@@ -798,6 +1010,18 @@ impl Game {
     /// The room's ranking: correct answers this week and for all time.
     pub fn ranking(&self) -> &Ranking {
         &self.ranking
+    }
+    /// The room's bots, oldest first.
+    pub fn bots(&self) -> &[Bot] {
+        &self.bots
+    }
+    /// Whether `player` is one of the room's bots (or was: every bot name is marked).
+    pub fn is_bot(&self, player: &str) -> bool {
+        bots::is_bot_name(player) || self.bots.iter().any(|bot| bot.name == player)
+    }
+    /// What the bots plan to do this round, earliest first.
+    pub fn bot_moves(&self) -> &[BotMove] {
+        &self.bot_moves
     }
 }
 

@@ -10,6 +10,7 @@
 //! - [`words`]: word lists, their themes, answer normalization and the word bank.
 //! - [`deck`]: the seeded, repeat-free question order.
 //! - [`game`]: a room's game as a state machine.
+//! - [`bots`]: virtual players' decisions, pure and seeded.
 //! - [`ranking`]: a room's weekly and all-time ranking, and when weeks begin.
 //! - [`builtin`]: the word lists shipped with the project, compiled in.
 //!
@@ -27,6 +28,7 @@
 //! # let _ = pattern;
 //! ```
 
+pub mod bots;
 pub mod builtin;
 pub mod deck;
 pub mod game;

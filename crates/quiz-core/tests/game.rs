@@ -562,6 +562,8 @@ fn the_state_serializes_with_stable_field_names() {
         keys,
         [
             "answeredWords",
+            "botMoves",
+            "bots",
             "deck",
             "giveUpVotes",
             "heardThisRound",
