@@ -218,41 +218,7 @@ pub async fn an_abandoned_room_leaves_the_queue_empty<S: TestStore>(store: S) {
         ..hint_options(2)
     };
     let (game, mut clients, _) = start_room(store, options, "gone", &["민지"]).await;
-    let client = quiz_testkit::moto_sqs::client_for(&endpoint);
-    let url = client
-        .get_queue_url()
-        .queue_name(&queue)
-        .send()
-        .await
-        .expect("the queue exists")
-        .queue_url
-        .expect("a queue URL");
-    // Messages in the queue: waiting for their delay, ready, or being handled.
-    let queued = || async {
-        let attributes = client
-            .get_queue_attributes()
-            .queue_url(&url)
-            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::All)
-            .send()
-            .await
-            .expect("the queue answers")
-            .attributes
-            .unwrap_or_default();
-        [
-            "ApproximateNumberOfMessages",
-            "ApproximateNumberOfMessagesNotVisible",
-            "ApproximateNumberOfMessagesDelayed",
-        ]
-        .iter()
-        .map(|name| {
-            attributes
-                .iter()
-                .find(|(key, _)| key.as_str() == *name)
-                .and_then(|(_, value)| value.parse::<u64>().ok())
-                .expect("SQS reports the count")
-        })
-        .sum::<u64>()
-    };
+    let queued = || crate::support::queued_timers(&endpoint, &queue);
     assert!(queued().await > 0, "the game's first timer is in the queue");
 
     clients.remove(0).close().await;

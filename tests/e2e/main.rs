@@ -7,6 +7,7 @@
 //! The gateway is started in-process through `LocalServer::start`, the function the
 //! `quiz-local` binary wraps: cargo gives these tests no path to another package's binary.
 
+mod bots;
 mod cases;
 mod clock;
 mod flood;
@@ -102,6 +103,21 @@ macro_rules! clock_suite {
             an_answer_racing_the_timeout_ends_the_round_once,
             a_silent_room_pauses_and_a_chat_wakes_it,
         );
+        clock_suite!(@bots $store, $timers;
+            a_strong_bot_wins_rounds_against_a_silent_player,
+            a_player_racing_a_bot_leaves_one_winner,
+            bots_do_not_vote_and_two_is_the_limit,
+            the_bots_leave_with_the_last_player,
+        );
+    };
+    (@bots $store:path, $timers:path; $($case:ident),+ $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                let case = crate::bots::$case($store().await, $timers().await);
+                crate::support::posting_over_http(false, case).await;
+            }
+        )+
     };
     (@cases $store:path, $timers:path; $($case:ident),+ $(,)?) => {
         $(

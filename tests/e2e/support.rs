@@ -56,6 +56,42 @@ pub async fn moto_timers() -> TimerBackend {
     }
 }
 
+/// How many timers an SQS queue holds: waiting for their delay, ready, or being handled.
+pub async fn queued_timers(endpoint: &str, queue: &str) -> u64 {
+    let client = quiz_testkit::moto_sqs::client_for(endpoint);
+    let url = client
+        .get_queue_url()
+        .queue_name(queue)
+        .send()
+        .await
+        .expect("the queue exists")
+        .queue_url
+        .expect("a queue URL");
+    let attributes = client
+        .get_queue_attributes()
+        .queue_url(&url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::All)
+        .send()
+        .await
+        .expect("the queue answers")
+        .attributes
+        .unwrap_or_default();
+    [
+        "ApproximateNumberOfMessages",
+        "ApproximateNumberOfMessagesNotVisible",
+        "ApproximateNumberOfMessagesDelayed",
+    ]
+    .iter()
+    .map(|name| {
+        attributes
+            .iter()
+            .find(|(key, _)| key.as_str() == *name)
+            .and_then(|(_, value)| value.parse::<u64>().ok())
+            .expect("SQS reports the count")
+    })
+    .sum::<u64>()
+}
+
 /// A management API client configured as the handler's is: dummy credentials, the gateway's
 /// endpoint.
 pub fn management_client(endpoint: &str) -> aws_sdk_apigatewaymanagement::Client {

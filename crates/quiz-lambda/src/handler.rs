@@ -16,7 +16,8 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
 use aws_lambda_events::encodings::Body;
 use lambda_runtime::LambdaEvent;
-use quiz_core::game::{Game, GameEvent, Millis, Rules, Verdict, VoteKind, VoteOutcome};
+use quiz_core::bots::MAX_BOTS;
+use quiz_core::game::{BotRefusal, Game, GameEvent, Millis, Rules, Verdict, VoteKind, VoteOutcome};
 use quiz_core::ranking::{Period, Ranking};
 use quiz_core::words::ALL_THEMES;
 use quiz_store::{
@@ -194,6 +195,15 @@ impl Members {
         }
     }
 }
+
+/// The frames a change shows the room, and the chat lines bots won with.
+struct Shown {
+    frames: Vec<String>,
+    bot_lines: Vec<NewChatLine>,
+}
+
+/// The connection id a bot's chat lines are kept under (bots hold no connection).
+const BOT_CONNECTION: &str = "bot";
 
 /// A game write and the timer it calls for, if it set a new wake-up.
 struct Change<T> {
@@ -419,6 +429,11 @@ impl<S: Store, P: ConnectionPoster, T: TimerQueue> App<S, P, T> {
                 self.report(&connection, decided, report, &endpoint, now)
                     .await
             }
+            ClientMessage::AddBot { level } => {
+                self.seat(&connection, decided, Some(level), &endpoint, now)
+                    .await
+            }
+            ClientMessage::RemoveBot => self.seat(&connection, decided, None, &endpoint, now).await,
         };
         result.unwrap_or_else(|err| Handled::store_error(&err, Some(room)))
     }
@@ -480,14 +495,8 @@ impl<S: Store, P: ConnectionPoster, T: TimerQueue> App<S, P, T> {
             // Who is here is read only for a broadcast, which needs the list anyway.
             let members = Members::new(self.store.room_members(room).await?, Some(connection));
             let presence = members.presence(Some((&connection.id, connection.username.is_some())));
-            let frame = state_frame(
-                &room.0,
-                &updated.game,
-                &self.rules,
-                StateReason::Changed,
-                Some(presence),
-            );
-            self.announce(endpoint, &members.ids(), &[frame], wake, now)
+            let shown = self.shown_change(room, &updated.game, &updated.outcome, presence, now);
+            self.announce(endpoint, &members.ids(), shown, wake, now)
                 .await;
             return Ok(Handled::silent("state_broadcast", room));
         }
@@ -574,15 +583,9 @@ impl<S: Store, P: ConnectionPoster, T: TimerQueue> App<S, P, T> {
                 .filter(|id| !echoed.gone.contains(id))
                 .cloned()
                 .collect();
-            let state = state_frame(
-                &room.0,
-                &updated.game,
-                &self.rules,
-                StateReason::Changed,
-                Some(presence),
-            );
-            self.announce(endpoint, &still_here, &[state], wake, now)
-                .await;
+            let shown =
+                self.shown_change(room, &updated.game, &updated.outcome.events, presence, now);
+            self.announce(endpoint, &still_here, shown, wake, now).await;
         }
         // A failed write was logged as it failed; the line was shown, only history misses it.
         if let Ok(stored) = saved {
@@ -662,18 +665,82 @@ impl<S: Store, P: ConnectionPoster, T: TimerQueue> App<S, P, T> {
             )
             .await?;
         if shown(&updated, &wake, &updated.outcome.events) {
-            let frame = state_frame(
-                &room.0,
-                &updated.game,
-                &self.rules,
-                StateReason::Changed,
-                Some(presence),
-            );
-            self.announce(endpoint, &members.ids(), &[frame], wake, now)
+            let shown =
+                self.shown_change(room, &updated.game, &updated.outcome.events, presence, now);
+            self.announce(endpoint, &members.ids(), shown, wake, now)
                 .await;
         }
         let (outcome, reply) = vote_reply(&updated.outcome.outcome);
         Ok(Handled::new(200, Some(reply), outcome, Some(room.clone())))
+    }
+
+    /// Seats a bot of `level`, or with `None` removes the newest; read and written like a vote.
+    async fn seat(
+        &self,
+        connection: &Connection,
+        decided: Option<Admission>,
+        level: Option<u8>,
+        endpoint: &Option<String>,
+        now: Millis,
+    ) -> Result<Handled, StoreError> {
+        let room = &connection.room;
+        if connection.username.is_none() {
+            return Ok(join_first(room, "before adding or removing a bot"));
+        }
+        let RoomView { members, game } = match self
+            .admit_and_read(connection, decided, endpoint, now)
+            .await?
+        {
+            Ok(view) => view,
+            Err(refused) => return Ok(refused),
+        };
+        let presence = members.presence(Some((&connection.id, true)));
+        let Change { updated, wake } = self
+            .update_loaded(
+                room,
+                Some(connection),
+                game,
+                endpoint,
+                now,
+                |game, rules| match level {
+                    Some(level) => game.add_bot(rules, level, now),
+                    None => game.remove_bot(rules, now),
+                },
+            )
+            .await?;
+        if shown(&updated, &wake, &updated.outcome.events) {
+            let shown =
+                self.shown_change(room, &updated.game, &updated.outcome.events, presence, now);
+            self.announce(endpoint, &members.ids(), shown, wake, now)
+                .await;
+        }
+        let (code, frame) = match &updated.outcome.outcome {
+            Ok(name) if level.is_some() => (
+                "bot_added",
+                notice_frame("bot_added", &format!("{name} joined the room")),
+            ),
+            Ok(name) => (
+                "bot_removed",
+                notice_frame("bot_removed", &format!("{name} left the room")),
+            ),
+            Err(BotRefusal::TooMany) => (
+                "too_many_bots",
+                error_frame(
+                    "too_many_bots",
+                    &format!("a room holds at most {MAX_BOTS} bots"),
+                ),
+            ),
+            // The level was checked when the frame was read.
+            Err(BotRefusal::NoSuchLevel) => (
+                "invalid_level",
+                error_frame("invalid_level", &BotRefusal::NoSuchLevel.to_string()),
+            ),
+            Err(BotRefusal::NoBots) => (
+                "no_bots",
+                error_frame("no_bots", "the room has no bot to remove"),
+            ),
+        };
+        Ok(Handled::new(200, Some(frame), code, Some(room.clone())))
     }
 
     /// The room's ranking: the allowance and one read of the game, at once.
@@ -1058,21 +1125,16 @@ impl<S: Store, P: ConnectionPoster, T: TimerQueue> App<S, P, T> {
                         game.tick(rules, now)
                     })
                     .await?;
-                let frame = state_frame(
-                    &room.0,
-                    &updated.game,
-                    &self.rules,
-                    StateReason::Changed,
-                    Some(presence),
-                );
-                self.announce(&endpoint, &ids, &[frame], wake, now).await;
+                let shown =
+                    self.shown_change(&room, &updated.game, &updated.outcome, presence, now);
+                self.announce(&endpoint, &ids, shown, wake, now).await;
                 return Ok(TimerOutcome::Fired);
             }
             LoadedGame::Game(game) => Some(game),
             LoadedGame::Absent => None,
         };
         let mut overtaken = false;
-        let game = loop {
+        let (game, events) = loop {
             let Some(mut current) = game.filter(|game| game.id() == timer.game_id) else {
                 return Ok(TimerOutcome::Stale);
             };
@@ -1095,14 +1157,32 @@ impl<S: Store, P: ConnectionPoster, T: TimerQueue> App<S, P, T> {
                 }
                 Some(_) => {}
             }
+            let expected = current.version();
+            // Bots play only beside a player: with none left in the room, they leave, and
+            // nothing more is scheduled.
+            if presence.online == 0 && !current.bots().is_empty() {
+                let events = current.dismiss_bots();
+                match self.store.save_game(&room, &current, Some(expected)).await {
+                    Ok(()) => {
+                        let shown = self.shown_change(&room, &current, &events, presence, now);
+                        self.announce(&endpoint, &ids, shown, None, now).await;
+                        return Ok(TimerOutcome::NobodyHere);
+                    }
+                    Err(StoreError::Conflict { .. }) => {
+                        overtaken = true;
+                        game = self.store.load_game(&room).await?;
+                        continue;
+                    }
+                    Err(err) => return Err(err.into()),
+                }
+            }
             if ids.is_empty() {
                 return Ok(TimerOutcome::NobodyHere);
             }
-            let expected = current.version();
             // Due, so the tick changes the game.
-            current.tick(&self.rules, now);
+            let events = current.tick(&self.rules, now);
             match self.store.save_game(&room, &current, Some(expected)).await {
-                Ok(()) => break current,
+                Ok(()) => break (current, events),
                 // Another write got there first (a chat, a vote, another timer): it may not
                 // have applied the clock, so look again.
                 Err(StoreError::Conflict { .. }) => {
@@ -1115,36 +1195,83 @@ impl<S: Store, P: ConnectionPoster, T: TimerQueue> App<S, P, T> {
         let wake = game
             .next_wake(&self.rules)
             .map(|at| self.timer_for(&room, &game, at, endpoint.clone()));
-        let frames = [state_frame(
-            &room.0,
-            &game,
-            &self.rules,
-            StateReason::Changed,
-            Some(presence),
-        )];
-        let (_, scheduled) = tokio::join!(self.broadcast(&endpoint, &ids, &frames, now), async {
-            match &wake {
-                Some(timer) => self.timers.schedule(timer, now).await,
-                None => Ok(()),
-            }
-        });
+        let shown = self.shown_change(&room, &game, &events, presence, now);
+        let (_, scheduled, _) = tokio::join!(
+            self.broadcast(&endpoint, &ids, &shown.frames, now),
+            async {
+                match &wake {
+                    Some(timer) => self.timers.schedule(timer, now).await,
+                    None => Ok(()),
+                }
+            },
+            self.keep_bot_lines(&shown.bot_lines)
+        );
         // Delivered again, this timer will find nothing due and schedule the next wake-up.
         scheduled?;
         Ok(TimerOutcome::Fired)
     }
 
-    /// Broadcasts `frames` and schedules `wake`, at once.
+    /// What a change shows the room, in order: the line each bot won with (a chat line, as a
+    /// player's would be), then the state; and those lines, for the history.
+    fn shown_change(
+        &self,
+        room: &Room,
+        game: &Game,
+        events: &[GameEvent],
+        presence: Presence,
+        now: Millis,
+    ) -> Shown {
+        let bot_lines: Vec<NewChatLine> = events
+            .iter()
+            .filter_map(|event| match event {
+                GameEvent::Solved { player, word, .. } if game.is_bot(player) => {
+                    Some(NewChatLine {
+                        room: room.clone(),
+                        username: player.clone(),
+                        content: word.clone(),
+                        connection_id: ConnectionId(BOT_CONNECTION.to_owned()),
+                        correct: true,
+                        sent_at: now,
+                        expires_at: Some(quiz_store::epoch_seconds(now) + CHAT_RETENTION_SECS),
+                    })
+                }
+                _ => None,
+            })
+            .collect();
+        let frames = bot_lines
+            .iter()
+            .map(|line| chat_frame(&line.username, &line.content))
+            .chain(std::iter::once(state_frame(
+                &room.0,
+                game,
+                &self.rules,
+                StateReason::Changed,
+                Some(presence),
+            )))
+            .collect();
+        Shown { frames, bot_lines }
+    }
+
+    /// Writes the bots' winning lines into the history; a failure is logged as it happens.
+    async fn keep_bot_lines(&self, lines: &[NewChatLine]) {
+        for line in lines {
+            let _ = self.store.append_chat(line).await;
+        }
+    }
+
+    /// Broadcasts what a change shows, keeps its bot lines and schedules `wake`, at once.
     async fn announce(
         &self,
         endpoint: &Option<String>,
         ids: &[ConnectionId],
-        frames: &[String],
+        shown: Shown,
         wake: Option<Timer>,
         now: Millis,
     ) {
         tokio::join!(
-            self.broadcast(endpoint, ids, frames, now),
-            self.schedule(wake, now)
+            self.broadcast(endpoint, ids, &shown.frames, now),
+            self.schedule(wake, now),
+            self.keep_bot_lines(&shown.bot_lines)
         );
     }
 

@@ -6,7 +6,7 @@
 //!    a state request;
 //! 3. broken JSON, and JSON that is not an object (arrays, `null`, numbers, strings): an error;
 //! 4. an object with an `action`: a named action (`join`, `chat`, `state`, `hint`, `give-up`,
-//!    `history`, `themes`, `ranking`, `report`);
+//!    `history`, `themes`, `ranking`, `report`, `add-bot`, `remove-bot`);
 //! 5. an object without one: a chat line `{"username": …, "content": …}`.
 //!
 //! Outgoing frames are built by [`chat_frame`], [`state_frame`], [`error_frame`] and friends.
@@ -26,6 +26,7 @@
 //! );
 //! ```
 
+use quiz_core::bots::{is_bot_name, BOT_NAME_PREFIX};
 use quiz_core::game::{Game, Millis, RoundEndReason, Rules};
 use quiz_core::hangul::{chosung, compose, is_complete_syllables};
 use quiz_core::ranking::Period;
@@ -85,6 +86,10 @@ pub enum ClientMessage {
     Ranking { period: Period },
     /// A word a player thinks should count, or should not.
     Report(WordReport),
+    /// Seat a bot of this level (1 to 5).
+    AddBot { level: u8 },
+    /// Remove the newest bot.
+    RemoveBot,
 }
 
 /// What a `report` frame asks for.
@@ -107,7 +112,7 @@ pub enum FrameError {
     Malformed(String),
     #[error("message must be a JSON object, not {0}")]
     NotAnObject(&'static str),
-    #[error("unknown action {0:?}; use join, chat, state, hint, give-up, history, themes, ranking or report")]
+    #[error("unknown action {0:?}; use join, chat, state, hint, give-up, history, themes, ranking, report, add-bot or remove-bot")]
     UnknownAction(String),
     #[error("field {field:?} is missing")]
     MissingField { field: &'static str },
@@ -130,6 +135,10 @@ pub enum FrameError {
     ReasonLength,
     #[error("unknown theme {theme:?}; use {ALL_THEMES} or one of: {known}")]
     UnknownTheme { theme: String, known: String },
+    #[error("a bot's level is a whole number from 1 to 5")]
+    InvalidLevel,
+    #[error("names starting with {BOT_NAME_PREFIX} are for bots; choose another")]
+    BotName,
 }
 
 impl FrameError {
@@ -155,6 +164,8 @@ impl FrameError {
             FrameError::InvalidWord => "invalid_word",
             FrameError::ReasonLength => "invalid_reason",
             FrameError::UnknownTheme { .. } => "unknown_theme",
+            FrameError::InvalidLevel => "invalid_level",
+            FrameError::BotName => "invalid_username",
         }
     }
 }
@@ -208,6 +219,22 @@ pub fn parse_frame(body: &str) -> Result<ClientMessage, FrameError> {
             })
         }
         "themes" => Ok(ClientMessage::Themes),
+        "add-bot" => {
+            let level = match object.get("level") {
+                None | Some(Value::Null) => {
+                    return Err(FrameError::MissingField { field: "level" })
+                }
+                Some(value) => value.as_u64().ok_or(FrameError::WrongType {
+                    field: "level",
+                    expected: "a whole number from 1 to 5",
+                })?,
+            };
+            match u8::try_from(level) {
+                Ok(level) if (1..=5).contains(&level) => Ok(ClientMessage::AddBot { level }),
+                _ => Err(FrameError::InvalidLevel),
+            }
+        }
+        "remove-bot" => Ok(ClientMessage::RemoveBot),
         "ranking" => Ok(ClientMessage::Ranking {
             period: match optional_str(&object, "period")? {
                 None | Some("week") => Period::Week,
@@ -328,6 +355,9 @@ pub fn username(raw: &str) -> Result<String, FrameError> {
     if name.chars().any(char::is_control) {
         return Err(FrameError::ControlCharacters { field: "username" });
     }
+    if is_bot_name(&name) {
+        return Err(FrameError::BotName);
+    }
     Ok(name)
 }
 
@@ -439,6 +469,11 @@ pub fn state_frame(
         // The clock is stopped until a player sends something; `deadline` is where it stood.
         "paused": game.is_paused(),
         "theme": game.theme(),
+        "bots": game
+            .bots()
+            .iter()
+            .map(|bot| serde_json::json!({ "name": bot.name, "level": bot.level }))
+            .collect::<Vec<_>>(),
     });
     // A broadcast knows who is in the room (it read the list to post); a reply does not.
     if let (Some(presence), Some(object)) = (presence, value.as_object_mut()) {
@@ -642,6 +677,15 @@ mod tests {
                 "invalid_room",
             ),
             (r#"{"action":"ranking","period":"year"}"#, "wrong_type"),
+            (r#"{"action":"add-bot"}"#, "missing_field"),
+            (r#"{"action":"add-bot","level":"5"}"#, "wrong_type"),
+            (r#"{"action":"add-bot","level":0}"#, "invalid_level"),
+            (r#"{"action":"add-bot","level":6}"#, "invalid_level"),
+            (r#"{"action":"add-bot","level":-1}"#, "wrong_type"),
+            (
+                r#"{"username":"🤖 달인","content":"x"}"#,
+                "invalid_username",
+            ),
             (r#"{"action":"ranking","period":7}"#, "wrong_type"),
             (r#"{"action":"report","kind":"add"}"#, "missing_field"),
             (r#"{"action":"report","word":"소라게"}"#, "missing_field"),
@@ -718,6 +762,14 @@ mod tests {
         assert_eq!(
             parse_frame(r#"{"action":"themes"}"#),
             Ok(ClientMessage::Themes)
+        );
+        assert_eq!(
+            parse_frame(r#"{"action":"add-bot","level":5}"#),
+            Ok(ClientMessage::AddBot { level: 5 })
+        );
+        assert_eq!(
+            parse_frame(r#"{"action":"remove-bot"}"#),
+            Ok(ClientMessage::RemoveBot)
         );
         assert_eq!(
             parse_frame(r#"{"action":"ranking"}"#),
