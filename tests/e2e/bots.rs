@@ -130,7 +130,7 @@ pub async fn a_player_racing_a_bot_leaves_one_winner<S: TestStore>(store: S, tim
     player.chat("민지", food[pattern.as_str()]).await;
 
     let (state, _) =
-        until_round_ends(&mut player, u64::from(seated["round"].as_u64().unwrap())).await;
+        until_round_ends(&mut player, seated["round"].as_u64().expect("a round")).await;
     let winner = state["previous"]["winner"]
         .as_str()
         .expect("a winner")
