@@ -4,7 +4,8 @@
 //!
 //! The budget: a plain chat at most 4 DynamoDB requests, a correct answer at most 5 (the
 //! room's ranking is part of the game item it writes anyway), a ranking request 2 (the game,
-//! and the allowance beside it), a report 3, no Scan;
+//! and the allowance beside it), a report 3, seating a bot 4 and a bot's move (a timer) 4, no
+//! Scan;
 //! one of them is the message limit's conditional UpdateItem on the sender's row, which also
 //! reads the row of a connection the instance has not seen yet. A round's first message pays
 //! one more PutItem (the game notes the round was not silent). A timer that fires costs 3
@@ -34,7 +35,7 @@ use quiz_core::words::{parse_word_list, WordBank};
 use quiz_lambda::broadcast::{ConnectionPoster, PostError};
 use quiz_lambda::handler::{App, TimerOutcome};
 use quiz_lambda::timers::{ScheduleError, Timer, TimerQueue};
-use quiz_store::{ConnectionId, DynamoStore, TableNames};
+use quiz_store::{ConnectionId, DynamoStore, Store, TableNames};
 use quiz_testkit::dynamodb_local;
 use quiz_testkit::latency::LatencyProxy;
 
@@ -344,7 +345,7 @@ async fn each_event_stays_within_its_request_budget() {
     for (label, _, mut event) in steps {
         clock += 1_000;
         event.request_context.request_time_epoch = clock;
-        warm.handle(LambdaEvent::new(event, Context::default()))
+        Box::pin(warm.handle(LambdaEvent::new(event, Context::default())))
             .await
             .unwrap();
         let timers = warm.timers().take();
@@ -364,7 +365,9 @@ async fn each_event_stays_within_its_request_budget() {
         ("timer (stale, again)", TimerOutcome::Stale),
     ] {
         assert_eq!(
-            warm.fire_timer(&timer, timer.at, false).await.unwrap(),
+            Box::pin(warm.fire_timer(&timer, timer.at, false))
+                .await
+                .unwrap(),
             outcome
         );
         table.push(Measured {
@@ -383,7 +386,7 @@ async fn each_event_stays_within_its_request_budget() {
         Some(r#"{"username":"민지","content":"다시 안녕"}"#),
     );
     chat.request_context.request_time_epoch = clock + 1_000;
-    cold.handle(LambdaEvent::new(chat, Context::default()))
+    Box::pin(cold.handle(LambdaEvent::new(chat, Context::default())))
         .await
         .unwrap();
     table.push(Measured {
@@ -391,6 +394,73 @@ async fn each_event_stays_within_its_request_budget() {
         requests: log.take(),
         posts: cold.poster().take(),
         timers: cold.timers().take().len(),
+    });
+
+    // A bot: seating it is a move like a vote; its answer is a timer like a hint. A level-5
+    // bot sits out one round in a hundred, so seat it until it plans a move this round.
+    let room = quiz_store::Room("general".into());
+    let mut bot_move = None;
+    for _ in 0..5 {
+        clock += 2_000;
+        let mut seat = event(
+            "message-chat.json",
+            minji,
+            Some(r#"{"action":"add-bot","level":5}"#),
+        );
+        seat.request_context.request_time_epoch = clock;
+        Box::pin(warm.handle(LambdaEvent::new(seat, Context::default())))
+            .await
+            .unwrap();
+        let seated = Measured {
+            label: "add-bot".to_owned(),
+            requests: log.take(),
+            posts: warm.poster().take(),
+            timers: warm.timers().take().len(),
+        };
+        let game = warm
+            .store()
+            .load_game(&room)
+            .await
+            .unwrap()
+            .expect("a game");
+        log.take();
+        if let Some(planned) = game.bot_moves().first().cloned() {
+            table.push(seated);
+            bot_move = Some((game, planned));
+            break;
+        }
+        clock += 1_000;
+        let mut unseat = event(
+            "message-chat.json",
+            minji,
+            Some(r#"{"action":"remove-bot"}"#),
+        );
+        unseat.request_context.request_time_epoch = clock;
+        Box::pin(warm.handle(LambdaEvent::new(unseat, Context::default())))
+            .await
+            .unwrap();
+        log.take();
+        warm.poster().take();
+        warm.timers().take();
+    }
+    let (game, planned) = bot_move.expect("a level-5 bot plans a move");
+    let bot_timer = Timer {
+        room: room.0.clone(),
+        game_id: game.id(),
+        at: planned.at,
+        endpoint: Some("https://example.com/dev".into()),
+    };
+    assert_eq!(
+        Box::pin(warm.fire_timer(&bot_timer, planned.at, false))
+            .await
+            .unwrap(),
+        TimerOutcome::Fired
+    );
+    table.push(Measured {
+        label: "timer (bot move)".to_owned(),
+        requests: log.take(),
+        posts: warm.poster().take(),
+        timers: warm.timers().take().len(),
     });
 
     println!(
@@ -566,4 +636,28 @@ async fn each_event_stays_within_its_request_budget() {
         )
     );
     assert_eq!(round_trips_of("chat (cold instance)"), (3, Some(2)));
+    // Seating a bot reads like a vote and writes the game; its first move is a new wake-up.
+    assert_eq!(
+        count("add-bot"),
+        (
+            4,
+            ops(&[
+                ("GetItem", 1),
+                ("PutItem", 1),
+                ("Query", 1),
+                ("UpdateItem", 1)
+            ]),
+            1
+        )
+    );
+    assert_eq!(timers("add-bot"), 1);
+    // A bot's move: the timer's two reads, the game's write, then the bot's chat line while
+    // its line and the state are posted and the next wake-up scheduled.
+    assert_eq!(
+        count("timer (bot move)"),
+        (4, ops(&[("GetItem", 1), ("PutItem", 2), ("Query", 1)]), 2)
+    );
+    // The bot's line is written once the game's write says the bot won.
+    assert_eq!(round_trips_of("timer (bot move)"), (3, Some(2)));
+    assert_eq!(timers("timer (bot move)"), 1);
 }
