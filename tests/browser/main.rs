@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use quiz_local::{LocalOptions, LocalServer, RunningServer};
 use quiz_store::{MemoryStore, ReportKind, Room, Store as _};
@@ -475,6 +475,7 @@ async fn spectator(browsers: Arc<Browsers>) {
     assert!(seen.chat_disabled, "a spectator can chat: {seen:?}");
     assert!(!seen.can_vote, "a spectator can vote: {seen:?}");
     assert!(!seen.can_report, "a spectator can report: {seen:?}");
+    assert!(!seen.bot_controls, "a spectator can seat bots: {seen:?}");
     watcher
         .wait_until("a countdown", |shown| shown.seconds_left().is_some())
         .await;
@@ -638,5 +639,176 @@ async fn report(browsers: Arc<Browsers>) {
     page.click("report").await;
     page.choose("report-kind", "remove").await;
     page.fill("report-reason", "너무 어려워요").await;
+    server.shutdown().await.expect("a clean shutdown");
+}
+
+/// The strongest bot and the weakest, as the server names them.
+const MASTER: &str = "🤖 달인";
+const CHICK: &str = "🤖 병아리";
+
+/// Clicks the button `testid` even while it is disabled, as an older page (or a quick double
+/// click) would send its request: the server's refusal is what the page then shows.
+async fn force_click(page: &page::Page, testid: &str) {
+    page.run(&format!(
+        r#"const button = document.querySelector('[data-testid="{testid}"]');
+        button.disabled = false;
+        button.click();"#
+    ))
+    .await;
+}
+
+/// The scoreboard's bots that are seated (their badge names a level).
+fn seated(shown: &page::Shown) -> Vec<(&str, &str)> {
+    shown
+        .bots
+        .iter()
+        .filter(|(_, badge)| badge.contains("Lv."))
+        .map(|(name, badge)| (name.as_str(), badge.as_str()))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_player_seats_bots_that_answer_and_removes_them() {
+    with_browsers("bots", bots).await;
+}
+
+async fn bots(browsers: Arc<Browsers>) {
+    // Five-second rounds of food: a level-5 bot answers about a second into each, a level-1
+    // bot hardly ever within one (a second and two per syllable, ±25%).
+    let server = start(options("themes", 5), MemoryStore::new()).await;
+    let page = browsers.open("host-phone", PHONE).await;
+    page.goto(&format!("{}?theme=food", server.page_url()))
+        .await;
+    page.join("민지", "robots").await;
+    let shown = page.wait_playing().await;
+    assert!(
+        shown.bot_controls && shown.can_add_bot && !shown.can_remove_bot,
+        "a player with no bot can add one, not remove one: {shown:?}"
+    );
+    assert!(shown.bots.is_empty(), "{shown:?}");
+    let levels = page
+        .wait_for_select("bot-level", "the bots' levels", |select| {
+            select.options.len() == 5
+        })
+        .await;
+    let labels: Vec<&str> = levels
+        .options
+        .iter()
+        .map(|(_, text)| text.as_str())
+        .collect();
+    assert_eq!(
+        labels,
+        ["1 · 병아리", "2 · 새싹", "3 · 보통", "4 · 고수", "5 · 달인"]
+    );
+    assert_eq!(levels.value, "3", "the middle level is the default");
+
+    page.choose("bot-level", "5").await;
+    let asked = Instant::now();
+    page.click("add-bot").await;
+    let shown = page
+        .wait_until("the bot in the scoreboard", |shown| {
+            seated(shown) == [(MASTER, "봇 Lv.5")]
+        })
+        .await;
+    assert!(shown.can_add_bot && shown.can_remove_bot, "{shown:?}");
+    let shown = page
+        .wait_until("the bot's answer, and its win", |shown| {
+            shown.score_of(MASTER).is_some_and(|score| score >= 1)
+                && shown
+                    .lines("round")
+                    .iter()
+                    .any(|line| line.contains(MASTER))
+        })
+        .await;
+    let waited = asked.elapsed();
+    assert!(
+        waited < Duration::from_secs(12),
+        "the bot took {waited:?} to win a round of 5 s"
+    );
+    // Its word came as a chat line from its name, marked as a bot's and as the answer.
+    let answered = shown.lines("bot");
+    let first = answered.first().expect("the bot's chat line");
+    let word = first.strip_prefix(MASTER).expect("the bot's name first");
+    assert!(shown.lines("correct").contains(first), "{shown:?}");
+    assert!(
+        shown
+            .lines("round")
+            .iter()
+            .any(|line| line.contains(MASTER) && line.contains(&format!("\"{word}\""))),
+        "the round's end does not name the bot and its word: {shown:?}"
+    );
+    assert_eq!(
+        shown.lines("notice"),
+        [format!("{MASTER} 님이 들어왔어요.").as_str()],
+        "one line for the bot's arrival (the state's and the notice's): {shown:?}"
+    );
+    assert!(
+        shown.ranking.iter().all(|(name, _)| name != MASTER),
+        "a bot in the ranking: {shown:?}"
+    );
+
+    // A second bot takes the last seat: adding is off, and a third is refused in Korean.
+    page.choose("bot-level", "1").await;
+    page.click("add-bot").await;
+    let shown = page
+        .wait_until("two bots seated", |shown| {
+            seated(shown).len() == 2 && !shown.can_add_bot && shown.can_remove_bot
+        })
+        .await;
+    assert!(seated(&shown).contains(&(CHICK, "봇 Lv.1")), "{shown:?}");
+    let fits = page
+        .run("return document.documentElement.scrollWidth <= window.innerWidth;")
+        .await;
+    assert_eq!(fits, serde_json::Value::Bool(true), "wider than a phone");
+    force_click(&page, "add-bot").await;
+    let shown = page
+        .wait_until("the third bot refused", |shown| {
+            shown
+                .lines("error")
+                .iter()
+                .any(|line| line.contains("봇은 방마다 두 명까지예요"))
+        })
+        .await;
+    assert_eq!(seated(&shown).len(), 2, "{shown:?}");
+    page.wait_until("adding off again", |shown| !shown.can_add_bot)
+        .await;
+
+    // Removing takes the newest bot first.
+    page.click("remove-bot").await;
+    let shown = page
+        .wait_until("the newest bot gone", |shown| {
+            seated(shown) == [(MASTER, "봇 Lv.5")] && shown.can_add_bot
+        })
+        .await;
+    assert!(
+        shown
+            .lines("notice")
+            .contains(&format!("{CHICK} 님이 나갔어요.").as_str()),
+        "{shown:?}"
+    );
+    page.click("remove-bot").await;
+    let shown = page
+        .wait_until("no bot seated", |shown| {
+            seated(shown).is_empty() && !shown.can_remove_bot
+        })
+        .await;
+    // A bot that left keeps its points, still marked as a bot's.
+    assert!(
+        shown
+            .bots
+            .iter()
+            .any(|(name, badge)| name == MASTER && badge == "봇"),
+        "{shown:?}"
+    );
+    force_click(&page, "remove-bot").await;
+    page.wait_until("no bot to remove", |shown| {
+        shown
+            .lines("error")
+            .iter()
+            .any(|line| line.contains("뺄 봇이 없어요"))
+            && !shown.can_remove_bot
+    })
+    .await;
+    eprintln!("the bot won within {waited:?}");
     server.shutdown().await.expect("a clean shutdown");
 }

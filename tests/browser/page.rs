@@ -37,8 +37,10 @@ pub struct Shown {
     pub paused: bool,
     /// The scoreboard's rows, top first.
     pub scores: Vec<(String, u64)>,
-    /// The chat log's lines: their classes (`chat`, `correct`, `round`, `notice`, `error`,
-    /// `separator`) and their text.
+    /// The scoreboard's rows marked as bots, top first: name and badge (`봇 Lv.5`).
+    pub bots: Vec<(String, String)>,
+    /// The chat log's lines: their classes (`chat`, `bot` for a bot's chat, `correct`, `round`,
+    /// `notice`, `error`, `separator`) and their text.
     pub log: Vec<(String, String)>,
     pub chat_input: String,
     /// The room's theme as the game view names it (`주제: 음식`).
@@ -53,6 +55,10 @@ pub struct Shown {
     pub can_vote: bool,
     /// The report button is shown.
     pub can_report: bool,
+    /// The bot controls are shown, and which of their buttons are enabled.
+    pub bot_controls: bool,
+    pub can_add_bot: bool,
+    pub can_remove_bot: bool,
     /// The last round's line beside the question, and its other answers ("" when hidden).
     pub last_round: String,
     pub others: String,
@@ -101,6 +107,8 @@ return {
   paused: q("deadline").dataset.paused === "true",
   scores: [...q("scores").querySelectorAll("li[data-name]")].map((row) =>
     [row.querySelector(".name").textContent, Number(row.querySelector(".score").textContent)]),
+  bots: [...q("scores").querySelectorAll("li.bot[data-name]")].map((row) =>
+    [row.querySelector(".name").textContent, row.querySelector(".badge").textContent]),
   log: [...q("chat-log").children].map((line) => [line.className, line.textContent]),
   chatInput: q("chat-input").value,
   theme: q("theme-name").textContent,
@@ -110,6 +118,9 @@ return {
   chatDisabled: q("chat-input").disabled,
   canVote: ["hint-vote", "give-up-vote"].every((id) => visible(q(id)) && !q(id).disabled),
   canReport: visible(q("report")),
+  botControls: visible(q("bot-controls")),
+  canAddBot: visible(q("add-bot")) && !q("add-bot").disabled,
+  canRemoveBot: visible(q("remove-bot")) && !q("remove-bot").disabled,
   lastRound: visible(q("last-round")) ? q("last-round").textContent : "",
   others: visible(q("others")) ? q("others").textContent : "",
   reportStatus: q("report-status").textContent,
@@ -142,6 +153,20 @@ fn name_scores(rows: &Value) -> Vec<(String, u64)> {
             (
                 row[0].as_str().unwrap_or_default().to_owned(),
                 row[1].as_u64().unwrap_or(0),
+            )
+        })
+        .collect()
+}
+
+/// Rows of two strings (`[classes, text]`, `[value, label]`, …), as the scripts list them.
+fn text_pairs(rows: &Value) -> Vec<(String, String)> {
+    rows.as_array()
+        .into_iter()
+        .flatten()
+        .map(|row| {
+            (
+                row[0].as_str().unwrap_or_default().to_owned(),
+                row[1].as_str().unwrap_or_default().to_owned(),
             )
         })
         .collect()
@@ -237,17 +262,7 @@ impl Page {
                 .unwrap_or_else(|err| panic!("{}: cannot read {testid}: {err}", self.label));
             let select = Select {
                 value: value["value"].as_str().unwrap_or_default().to_owned(),
-                options: value["options"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .map(|option| {
-                        (
-                            option[0].as_str().unwrap_or_default().to_owned(),
-                            option[1].as_str().unwrap_or_default().to_owned(),
-                        )
-                    })
-                    .collect(),
+                options: text_pairs(&value["options"]),
             };
             if check(&select) {
                 return select;
@@ -281,17 +296,8 @@ impl Page {
             deadline: text("deadline"),
             paused: value["paused"].as_bool().unwrap_or(false),
             scores: name_scores(&value["scores"]),
-            log: value["log"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(|line| {
-                    (
-                        line[0].as_str().unwrap_or_default().to_owned(),
-                        line[1].as_str().unwrap_or_default().to_owned(),
-                    )
-                })
-                .collect(),
+            bots: text_pairs(&value["bots"]),
+            log: text_pairs(&value["log"]),
             chat_input: text("chatInput"),
             theme: text("theme"),
             online: value["online"].as_u64(),
@@ -300,6 +306,9 @@ impl Page {
             chat_disabled: value["chatDisabled"].as_bool().unwrap_or(false),
             can_vote: value["canVote"].as_bool().unwrap_or(false),
             can_report: value["canReport"].as_bool().unwrap_or(false),
+            bot_controls: value["botControls"].as_bool().unwrap_or(false),
+            can_add_bot: value["canAddBot"].as_bool().unwrap_or(false),
+            can_remove_bot: value["canRemoveBot"].as_bool().unwrap_or(false),
             last_round: text("lastRound"),
             others: text("others"),
             report_status: text("reportStatus"),

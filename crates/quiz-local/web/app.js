@@ -1,8 +1,9 @@
 // The chosung quiz's web client: one page, no build step. It speaks the protocol of
 // docs/protocol.md over one WebSocket: joins a room under a name (or watches it as a
 // spectator), shows the question, the countdown, the chat, the scores, the room's ranking and
-// the last round's other answers, lets a player report a word, and reconnects by itself after
-// a drop. Before joining, a short-lived second connection asks the server for its themes.
+// the last round's other answers, lets a player report a word and seat or remove bots, and
+// reconnects by itself after a drop. Before joining, a short-lived second connection asks the
+// server for its themes.
 "use strict";
 
 const NAME_MAX = 20;
@@ -17,6 +18,11 @@ const THEMES_TIMEOUT_MS = 5000;
 // A ranking request with no answer after this long no longer holds back the next one.
 const RANKING_TIMEOUT_MS = 5000;
 const REASON_MAX = 200;
+// Most bots a room seats, and how their names start (no player's may).
+const MAX_BOTS = 2;
+const BOT_PREFIX = "🤖";
+// How far back in the log a bot's arrival, seen in a state, answers the notice that follows.
+const BOT_NOTE_LOOKBACK = 10;
 
 const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f]/;
 const SYLLABLE = /[\uac00-\ud7a3]/;
@@ -42,6 +48,10 @@ const ERRORS = {
   flooding: "메시지를 너무 많이 보내서 연결이 끊겼어요. 잠시 뒤에 다시 연결할게요.",
   invalid_word: "신고할 단어는 띄어쓰기 없이 한글 2~20글자로 써 주세요.",
   invalid_reason: `신고 이유는 ${REASON_MAX}자 이하로, 줄바꿈 없이 써 주세요.`,
+  too_many_bots: "봇은 방마다 두 명까지예요.",
+  no_bots: "방에 뺄 봇이 없어요.",
+  invalid_level: "봇 수준은 1부터 5까지 고를 수 있어요.",
+  bot_name: `${BOT_PREFIX}로 시작하는 이름은 봇만 쓸 수 있어요.`,
 };
 
 const NOTICES = {
@@ -51,6 +61,12 @@ const NOTICES = {
   already_voted: "이번 라운드에는 이미 투표했어요.",
   nothing_to_reveal: "더 보여 줄 힌트가 없어요.",
   report_received: "신고가 접수되었습니다.",
+};
+
+// A bot arriving or leaving, by the notice's code.
+const BOT_NOTES = {
+  bot_added: (name) => `${name} 님이 들어왔어요.`,
+  bot_removed: (name) => `${name} 님이 나갔어요.`,
 };
 
 const $ = (testid) => document.querySelector(`[data-testid="${testid}"]`);
@@ -211,6 +227,8 @@ const game = {
   lastWord: "",
   // Whether this connection asked for the themes (to name a theme the form did not know).
   askedThemes: false,
+  // The room's bots as the last state said ({name, level}, oldest first).
+  bots: [],
 };
 
 function resetGame() {
@@ -220,6 +238,9 @@ function resetGame() {
   game.spectators = null;
   game.lastRound = "";
   game.askedThemes = false;
+  game.bots = [];
+  seats.pending = 0;
+  renderBotControls();
   ranking.pending = 0;
   ranking.again = false;
   report.pending = 0;
@@ -237,7 +258,8 @@ function receive(frame) {
     receiveError(frame);
   } else if (frame.type === "notice") {
     if (frame.code === "report_received") reportDone(true, NOTICES.report_received);
-    note("notice", noticeText(frame));
+    if (BOT_NOTES[frame.code]) botNotice(frame);
+    else note("notice", noticeText(frame));
   } else if (frame.type === "history") {
     receiveHistory(frame.lines || []);
   } else if (frame.type === "themes") {
@@ -266,6 +288,9 @@ function receiveError(frame) {
     rankingAnswered();
   } else if (refused === "report") {
     reportDone(false, text);
+  } else if (refused === "bot") {
+    seats.pending = 0;
+    renderBotControls();
   }
   note("error", text);
   if (frame.code === "not_connected" && session.socket) session.socket.close(1000);
@@ -285,6 +310,10 @@ function refusedRequest(code) {
   const reportCodes = ["server_error", "join_first", "missing_field", "wrong_type", "invalid_word", "invalid_reason"];
   if ((any || reportCodes.includes(code)) && report.pending) {
     waiting.push(["report", report.pending]);
+  }
+  const botCodes = ["too_many_bots", "no_bots", "invalid_level", "server_error", "join_first", "wrong_type"];
+  if ((any || botCodes.includes(code)) && seats.pending) {
+    waiting.push(["bot", seats.pending]);
   }
   waiting.sort((a, b) => a[1] - b[1]);
   return waiting.length ? waiting[0][0] : null;
@@ -314,6 +343,11 @@ function receiveState(state) {
   game.state = state;
   if (typeof state.online === "number") game.online = state.online;
   if (typeof state.spectators === "number") game.spectators = state.spectators;
+  const botsBefore = game.bots;
+  game.bots = Array.isArray(state.bots) ? state.bots.filter((bot) => bot && typeof bot.name === "string") : [];
+  // Every player sees bots come and go; the one who asked also gets a notice, which this
+  // line then stands for.
+  if (before) announceBots(botsBefore, game.bots);
   clockFrom(state, before);
   if (before && state.round > before.round && state.previous) {
     roundEnded(state.previous);
@@ -566,6 +600,63 @@ function reportDone(accepted, text) {
   if (accepted) closeReport();
 }
 
+// --- bots ---------------------------------------------------------------------------------
+
+const seats = {
+  // The number of the add-bot or remove-bot awaiting its answer, or 0.
+  pending: 0,
+};
+
+function isBot(name) {
+  return name.startsWith(BOT_PREFIX);
+}
+
+function addBot() {
+  if (session.spectator) return;
+  const level = Number($("bot-level").value);
+  seats.pending = send({ action: "add-bot", level }) || seats.pending;
+}
+
+function removeBot() {
+  if (session.spectator) return;
+  seats.pending = send({ action: "remove-bot" }) || seats.pending;
+}
+
+// Adding needs a free seat, removing a bot; the server still refuses what it must.
+function renderBotControls() {
+  $("add-bot").disabled = game.bots.length >= MAX_BOTS;
+  $("remove-bot").disabled = game.bots.length === 0;
+}
+
+// A line in the log for each bot that came or left between two states.
+function announceBots(before, after) {
+  const had = new Set(before.map((bot) => bot.name));
+  const has = new Set(after.map((bot) => bot.name));
+  for (const bot of after) if (!had.has(bot.name)) botNote("bot_added", bot.name);
+  for (const bot of before) if (!has.has(bot.name)) botNote("bot_removed", bot.name);
+}
+
+function botNote(code, name) {
+  const item = note("notice", BOT_NOTES[code](name));
+  item.dataset.bot = `${code}:${name}`;
+  return item;
+}
+
+// The answer to this page's add-bot or remove-bot. The state before it already told of the
+// bot, so the notice only claims that line; if this page missed that state, it writes its own.
+function botNotice(frame) {
+  seats.pending = 0;
+  const named = /^(.+) (?:joined|left) the room$/.exec(frame.message || "");
+  if (!named) {
+    note("notice", frame.message || "");
+    return;
+  }
+  const key = `${frame.code}:${named[1]}`;
+  const recent = [...$("chat-log").children].slice(-BOT_NOTE_LOOKBACK);
+  const told = recent.find((item) => item.dataset.bot === key && !item.dataset.claimed);
+  (told || botNote(frame.code, named[1])).dataset.claimed = "true";
+}
+
 function receiveHistory(lines) {
   const log = $("chat-log");
   const live = [...log.children];
@@ -593,6 +684,7 @@ function sameLines(a, b) {
 function chatItem(username, content, correct) {
   const item = document.createElement("li");
   item.className = correct ? "line chat correct" : "line chat";
+  if (isBot(username)) item.classList.add("bot");
   item.dataset.username = username;
   item.dataset.content = content;
   const name = document.createElement("b");
@@ -611,13 +703,14 @@ function addChat(username, content, correct) {
 }
 
 // A note the same as the last line only counts up (×3), so a burst of refusals is one line.
+// Returns the line.
 function note(kind, text) {
   const last = $("chat-log").lastElementChild;
-  if (last && last.className === `line ${kind}` && last.dataset.text === text) {
+  if (last && last.className === `line ${kind}` && last.dataset.text === text && !last.dataset.bot) {
     last.dataset.count = String(Number(last.dataset.count) + 1);
     last.textContent = `${text} (×${last.dataset.count})`;
     scrollLog();
-    return;
+    return last;
   }
   const item = document.createElement("li");
   item.className = `line ${kind}`;
@@ -625,6 +718,7 @@ function note(kind, text) {
   item.dataset.count = "1";
   item.textContent = text;
   append(item);
+  return item;
 }
 
 function append(item) {
@@ -668,8 +762,16 @@ function renderState(state) {
     state.answerCount > 0 ? `맞는 단어 ${state.answerCount}개` : "";
   byId("hint-votes").textContent = state.hintVotes ? `(${state.hintVotes})` : "";
   byId("give-up-votes").textContent = state.giveUpVotes ? `(${state.giveUpVotes})` : "";
+  renderBotControls();
 
-  const scores = Object.entries(state.scores || {}).sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
+  // The seated bots show from their first moment, before they score; a bot that left keeps
+  // its points and its mark.
+  const scores = Object.entries(state.scores || {});
+  for (const bot of game.bots) {
+    if (!scores.some(([name]) => name === bot.name)) scores.push([bot.name, 0]);
+  }
+  scores.sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
+  const levels = new Map(game.bots.map((bot) => [bot.name, bot.level]));
   $("scores").replaceChildren(...scores.map(([name, score]) => {
     const row = document.createElement("li");
     row.dataset.name = name;
@@ -680,7 +782,17 @@ function renderState(state) {
     const points = document.createElement("span");
     points.className = "score";
     points.textContent = String(score);
-    row.append(who, points);
+    row.append(who);
+    const level = levels.get(name);
+    if (level || isBot(name)) {
+      row.classList.add("bot");
+      const badge = document.createElement("span");
+      badge.className = "badge";
+      badge.textContent = level ? `봇 Lv.${level}` : "봇";
+      if (level) row.dataset.level = String(level);
+      row.append(badge);
+    }
+    row.append(points);
     return row;
   }));
   if (!scores.length) {
@@ -803,6 +915,7 @@ function enter(spectator) {
   const room = form.room.value.trim();
   const server = formServer();
   if (!spectator && !validName(name, NAME_MAX)) return showJoinError(ERRORS.invalid_username);
+  if (!spectator && isBot(name)) return showJoinError(ERRORS.bot_name);
   if (!validName(room, ROOM_MAX)) return showJoinError(ERRORS.invalid_room);
   if (!/^wss?:\/\/./.test(server)) {
     return showJoinError("서버 주소는 ws:// 또는 wss://로 시작해요 (예: wss://…/dev).");
@@ -844,6 +957,7 @@ function showMode() {
   $("give-up-vote").hidden = watching;
   $("spectating").hidden = !watching;
   $("report").hidden = watching;
+  $("bot-controls").hidden = watching;
   if (watching) closeReport();
 }
 
@@ -911,6 +1025,8 @@ function start() {
   $("ranking-week").addEventListener("click", () => chooseRanking("week"));
   $("ranking-all").addEventListener("click", () => chooseRanking("all"));
   $("report").addEventListener("click", openReport);
+  $("add-bot").addEventListener("click", addBot);
+  $("remove-bot").addEventListener("click", removeBot);
   $("report-form").addEventListener("submit", sendReport);
   byId("report-cancel").addEventListener("click", closeReport);
   requestAnimationFrame(animate);
