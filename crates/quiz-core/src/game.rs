@@ -2,13 +2,14 @@
 //!
 //! The game owns no clock and no timer. Every call takes `now` (milliseconds since the Unix
 //! epoch) and first applies what time has done since the last call: hints at 1/3 and 2/3 of the
-//! round, and a timeout at its end. Like a sans-IO protocol's "poll timeout",
+//! round, the answers its bots planned ([`crate::bots`]), and a timeout at its end. Like a sans-IO protocol's "poll timeout",
 //! [`Game::next_wake`] says when time will next change the game; the adapter sets a timer for
 //! that instant and calls [`Game::tick`] when it fires. Any other event applies the clock too,
 //! so a late or lost timer delays a hint but never loses one.
 //!
 //! A room nobody talks in should stop costing timers: after [`PAUSE_AFTER_SILENT_TIMEOUTS`]
-//! rounds in a row time out with no player message during any of them, the game pauses
+//! rounds in a row end by a timeout or a bot's answer with no player message during any of
+//! them, the game pauses
 //! ([`Game::is_paused`]): time stops changing it and `next_wake` is `None` until a player's
 //! next message resumes it with a fresh clock.
 //!
@@ -53,7 +54,8 @@ pub type Millis = u64;
 /// Most players a game keeps scores for; past it, the lowest scores are forgotten.
 pub const MAX_SCORED_PLAYERS: usize = 1_000;
 
-/// Rounds in a row that time out with no player message before the game pauses.
+/// Rounds in a row that end with no player message (timed out, or won by a bot) before the
+/// game pauses.
 pub const PAUSE_AFTER_SILENT_TIMEOUTS: u32 = 3;
 
 /// Most answered words a game remembers. A word is refused as already answered while it is
@@ -414,8 +416,8 @@ impl Game {
         events
     }
 
-    /// When time next changes the game: the instant of the next hint the clock reveals, or else
-    /// of the round's timeout. `None` while the game is paused.
+    /// When time next changes the game: the earliest of the next hint the clock reveals, a
+    /// bot's planned answer and the round's timeout. `None` while the game is paused.
     ///
     /// [`Game::tick`] at that instant always changes the game, and at any earlier instant never
     /// does, so a timer set for it is never wasted.
