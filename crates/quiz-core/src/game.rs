@@ -687,18 +687,16 @@ impl Game {
             let silent = !self.heard_this_round && !by_player;
             // An idle room resumes with one fresh round, not a backlog of missed ones.
             self.next_question(rules, now, events);
-            if !silent {
-                self.silent_timeouts = 0;
-                return;
-            }
-            self.silent_timeouts += 1;
-            if self.silent_timeouts >= PAUSE_AFTER_SILENT_TIMEOUTS {
-                self.paused = true;
-                events.push(GameEvent::Paused { round: self.round });
-            }
+            self.count_ended_round(silent, events);
             return;
         }
-        let due = u32::try_from(u128::from(elapsed) * 3 / u128::from(round_ms)).unwrap_or(2);
+        self.reveal_hints_due(rules, elapsed, events);
+    }
+
+    /// Reveals the hints the clock owes `elapsed` into the round (at 1/3 and 2/3 of it).
+    fn reveal_hints_due(&mut self, rules: &Rules, elapsed: Millis, events: &mut Vec<GameEvent>) {
+        let due =
+            u32::try_from(u128::from(elapsed) * 3 / u128::from(rules.round_ms())).unwrap_or(2);
         let level = due.min(self.max_hint_level());
         if level > self.hint_level {
             self.hint_level = level;
@@ -761,19 +759,16 @@ impl Game {
         by_player: bool,
     ) {
         let elapsed = planned.at.saturating_sub(self.round_started_at);
-        let due =
-            u32::try_from(u128::from(elapsed) * 3 / u128::from(rules.round_ms())).unwrap_or(2);
-        let level = due.min(self.max_hint_level());
-        if level > self.hint_level {
-            self.hint_level = level;
-            events.push(GameEvent::HintRevealed {
-                round: self.round,
-                hint: self.hint(),
-            });
-        }
+        self.reveal_hints_due(rules, elapsed, events);
         let silent = !self.heard_this_round && !by_player;
         let verdict = self.judge(rules, &planned.bot, planned.word, now, events);
         debug_assert!(matches!(verdict, Verdict::Correct { .. }), "{verdict:?}");
+        self.count_ended_round(silent, events);
+    }
+
+    /// A round ended by the clock (a timeout, a bot's answer): one nobody spoke in counts
+    /// towards a pause, any other starts the count over.
+    fn count_ended_round(&mut self, silent: bool, events: &mut Vec<GameEvent>) {
         if !silent {
             self.silent_timeouts = 0;
             return;

@@ -17,7 +17,9 @@ use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxy
 use aws_lambda_events::encodings::Body;
 use lambda_runtime::LambdaEvent;
 use quiz_core::bots::MAX_BOTS;
-use quiz_core::game::{BotRefusal, Game, GameEvent, Millis, Rules, Verdict, VoteKind, VoteOutcome};
+use quiz_core::game::{
+    BotRefusal, Game, GameEvent, Millis, Rules, Transition, Verdict, VoteKind, VoteOutcome,
+};
 use quiz_core::ranking::{Period, Ranking};
 use quiz_core::words::ALL_THEMES;
 use quiz_store::{
@@ -646,12 +648,37 @@ impl<S: Store, P: ConnectionPoster, T: TimerQueue> App<S, P, T> {
         let Some(player) = connection.username.clone() else {
             return Ok(join_first(room, "or a chat line before voting"));
         };
+        let voted = match self
+            .player_move(connection, decided, endpoint, now, |game, rules, online| {
+                game.vote(rules, kind, &player, online, now)
+            })
+            .await?
+        {
+            Ok(voted) => voted,
+            Err(refused) => return Ok(refused),
+        };
+        let (outcome, reply) = vote_reply(&voted);
+        Ok(Handled::new(200, Some(reply), outcome, Some(room.clone())))
+    }
+
+    /// A named player's move on the game (a vote, seating a bot): the allowance, the room and
+    /// the game in one round trip, then `apply` (given the players online) with a conditional
+    /// save, and the room shown what changed. `Err` is the reply when the message is refused.
+    async fn player_move<O>(
+        &self,
+        connection: &Connection,
+        decided: Option<Admission>,
+        endpoint: &Option<String>,
+        now: Millis,
+        mut apply: impl FnMut(&mut Game, &Rules, usize) -> Transition<O>,
+    ) -> Result<Result<O, Handled>, StoreError> {
+        let room = &connection.room;
         let RoomView { members, game } = match self
             .admit_and_read(connection, decided, endpoint, now)
             .await?
         {
             Ok(view) => view,
-            Err(refused) => return Ok(refused),
+            Err(refused) => return Ok(Err(refused)),
         };
         let presence = members.presence(Some((&connection.id, true)));
         let Change { updated, wake } = self
@@ -661,7 +688,7 @@ impl<S: Store, P: ConnectionPoster, T: TimerQueue> App<S, P, T> {
                 game,
                 endpoint,
                 now,
-                |game, rules| game.vote(rules, kind, &player, presence.online, now),
+                |game, rules| apply(game, rules, presence.online),
             )
             .await?;
         if shown(&updated, &wake, &updated.outcome.events) {
@@ -670,8 +697,7 @@ impl<S: Store, P: ConnectionPoster, T: TimerQueue> App<S, P, T> {
             self.announce(endpoint, &members.ids(), shown, wake, now)
                 .await;
         }
-        let (outcome, reply) = vote_reply(&updated.outcome.outcome);
-        Ok(Handled::new(200, Some(reply), outcome, Some(room.clone())))
+        Ok(Ok(updated.outcome.outcome))
     }
 
     /// Seats a bot of `level`, or with `None` removes the newest; read and written like a vote.
@@ -687,34 +713,23 @@ impl<S: Store, P: ConnectionPoster, T: TimerQueue> App<S, P, T> {
         if connection.username.is_none() {
             return Ok(join_first(room, "before adding or removing a bot"));
         }
-        let RoomView { members, game } = match self
-            .admit_and_read(connection, decided, endpoint, now)
-            .await?
-        {
-            Ok(view) => view,
-            Err(refused) => return Ok(refused),
-        };
-        let presence = members.presence(Some((&connection.id, true)));
-        let Change { updated, wake } = self
-            .update_loaded(
-                room,
-                Some(connection),
-                game,
+        let seated = match self
+            .player_move(
+                connection,
+                decided,
                 endpoint,
                 now,
-                |game, rules| match level {
+                |game, rules, _| match level {
                     Some(level) => game.add_bot(rules, level, now),
                     None => game.remove_bot(rules, now),
                 },
             )
-            .await?;
-        if shown(&updated, &wake, &updated.outcome.events) {
-            let shown =
-                self.shown_change(room, &updated.game, &updated.outcome.events, presence, now);
-            self.announce(endpoint, &members.ids(), shown, wake, now)
-                .await;
-        }
-        let (code, frame) = match &updated.outcome.outcome {
+            .await?
+        {
+            Ok(seated) => seated,
+            Err(refused) => return Ok(refused),
+        };
+        let (code, frame) = match &seated {
             Ok(name) if level.is_some() => (
                 "bot_added",
                 notice_frame("bot_added", &format!("{name} joined the room")),
